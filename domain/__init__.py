@@ -1,0 +1,1 @@
+"""The student-records domain: entities, value rules and domain errors (standard library only)."""

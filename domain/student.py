@@ -1,0 +1,206 @@
+"""The Student entity and the value rules every student obeys."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+from uuid import UUID
+
+from domain.errors import FieldError, InvalidStudentData, StaleVersion
+
+NAME_MAX_LENGTH = 100
+EMAIL_MAX_LENGTH = 254
+CGPA_MIN = Decimal("0.00")
+CGPA_MAX = Decimal("10.00")
+_CENT = Decimal("0.01")
+
+_DEPARTMENT = re.compile(r"[A-Z0-9]{2,10}")
+# Deliberately plain: one @, a dot-atom local part, and a dotted host name whose last label is
+# alphabetic. Deliverability is not the domain's business; rejecting obvious garbage is.
+_EMAIL = re.compile(
+    r"(?P<local>[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
+    r"@(?P<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})"
+)
+
+CgpaInput = Decimal | int | str
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def normalise_name(value: object) -> str:
+    name = _text(value).strip()
+    if not name:
+        raise ValueError("must not be blank")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        raise ValueError("must not contain control characters")
+    return name
+
+
+def normalise_email(value: object) -> str:
+    email = _text(value).strip().lower()
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValueError(f"must be at most {EMAIL_MAX_LENGTH} characters")
+    match = _EMAIL.fullmatch(email)
+    if match is None or len(match["local"]) > 64:
+        raise ValueError("must be a valid email address")
+    return email
+
+
+def normalise_department(value: object) -> str:
+    department = _text(value).strip().upper()
+    if not _DEPARTMENT.fullmatch(department):
+        raise ValueError("must be 2 to 10 letters A-Z or digits")
+    return department
+
+
+def normalise_cgpa(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        raise ValueError("must be a decimal number")
+    try:
+        cgpa = Decimal(value)
+    except InvalidOperation:
+        raise ValueError("must be a decimal number") from None
+    if not cgpa.is_finite():
+        raise ValueError("must be a finite number")
+    exponent = cgpa.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and cgpa != cgpa.quantize(_CENT):
+        raise ValueError("must have at most two decimal places")
+    if not CGPA_MIN <= cgpa <= CGPA_MAX:
+        raise ValueError("must be between 0.00 and 10.00")
+    return cgpa.quantize(_CENT)
+
+
+@dataclass(slots=True)
+class Student:
+    """A registered student. Build one with :meth:`register`; change it with :meth:`revise`."""
+
+    id: UUID
+    name: str
+    email: str
+    department: str
+    cgpa: Decimal
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        id: UUID,
+        name: str,
+        email: str,
+        department: str,
+        cgpa: CgpaInput,
+        now: datetime,
+    ) -> Student:
+        checked = _check(name=name, email=email, department=department, cgpa=cgpa, required=True)
+        return cls(
+            id=id,
+            name=_present(checked.name),
+            email=_present(checked.email),
+            department=_present(checked.department),
+            cgpa=_present(checked.cgpa),
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+
+    def revise(
+        self,
+        *,
+        now: datetime,
+        name: str | None = None,
+        email: str | None = None,
+        department: str | None = None,
+        cgpa: CgpaInput | None = None,
+    ) -> bool:
+        """Apply the given changes all together or not at all; ``None`` leaves a field as it is.
+
+        Returns whether anything changed. A change bumps ``version`` by one; a revision that
+        changes nothing leaves the student, its version and ``updated_at`` untouched.
+        """
+        checked = _check(name=name, email=email, department=department, cgpa=cgpa)
+        changed = False
+        for field, value in checked.changes().items():
+            if getattr(self, field) != value:
+                setattr(self, field, value)
+                changed = True
+        if changed:
+            self.version += 1
+            self.updated_at = now
+        return changed
+
+    def ensure_version(self, expected: int | None) -> None:
+        """Refuse to act on behalf of a caller whose copy is older than this one."""
+        if expected is not None and expected != self.version:
+            raise StaleVersion(self.id, expected=expected, actual=self.version)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    name: str | None
+    email: str | None
+    department: str | None
+    cgpa: Decimal | None
+
+    def changes(self) -> dict[str, str | Decimal]:
+        return {
+            field: value
+            for field in ("name", "email", "department", "cgpa")
+            if (value := getattr(self, field)) is not None
+        }
+
+
+def _check(
+    *,
+    name: str | None,
+    email: str | None,
+    department: str | None,
+    cgpa: CgpaInput | None,
+    required: bool = False,
+) -> _Checked:
+    """Run every rule and report all failures together, so a client can fix its input in one go."""
+    errors: list[FieldError] = []
+
+    def run(field: str, rule: Callable[[Any], T], value: object) -> T | None:
+        if value is None:
+            if required:
+                errors.append(FieldError(field, "is required"))
+            return None
+        try:
+            return rule(value)
+        except ValueError as exc:
+            errors.append(FieldError(field, str(exc)))
+            return None
+
+    checked = _Checked(
+        name=run("name", normalise_name, name),
+        email=run("email", normalise_email, email),
+        department=run("department", normalise_department, department),
+        cgpa=run("cgpa", normalise_cgpa, cgpa),
+    )
+    if errors:
+        raise InvalidStudentData(errors)
+    return checked
+
+
+def _present(value: T | None) -> T:
+    # _check(required=True) has already refused every missing field.
+    if value is None:
+        raise AssertionError("a required value was not checked")
+    return value

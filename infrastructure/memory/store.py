@@ -1,0 +1,22 @@
+"""A tiny committed store that in-memory units of work read from and commit into."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from uuid import UUID
+
+from domain.student import Student
+
+
+@dataclass
+class InMemoryDatabase:
+    """What is committed. Create one per app or per test: it is never shared through a class."""
+
+    students: dict[UUID, Student] = field(default_factory=dict)
+    # Commits are applied one at a time, so a check made at commit time holds for the whole apply.
+    commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def snapshot(self, student_id: UUID) -> Student | None:
+        student = self.students.get(student_id)
+        return replace(student) if student is not None else None

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2.x (asyncio, Core) adapters for SQLite, PostgreSQL and MariaDB/MySQL."""

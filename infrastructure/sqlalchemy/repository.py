@@ -1,0 +1,178 @@
+"""StudentRepository on SQLAlchemy Core: explicit column selects mapped straight onto the entity."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from application.listing import SortKey, SortValue, StudentFilter, StudentQuery
+from application.ports import StudentRepository
+from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
+from domain.student import Student
+from infrastructure.sqlalchemy.tables import students
+
+# The entity's fields, in the order of its constructor, so a row maps with Student(*row).
+_COLUMNS = (
+    students.c.id,
+    students.c.name,
+    students.c.email,
+    students.c.department,
+    students.c.cgpa,
+    students.c.created_at,
+    students.c.updated_at,
+    students.c.version,
+)
+# Statements built once: SQLAlchemy caches their compiled form, so a call only binds values.
+_SELECT = sa.select(*_COLUMNS)
+_BY_ID = _SELECT.where(students.c.id == sa.bindparam("id"))
+_BY_EMAIL = _SELECT.where(students.c.email == sa.bindparam("email"))
+_VERSION_OF = sa.select(students.c.version).where(students.c.id == sa.bindparam("id"))
+_WRITABLE = (
+    "name",
+    "name_folded",
+    "email",
+    "department",
+    "cgpa",
+    "created_at",
+    "updated_at",
+    "version",
+)
+_INSERT = sa.insert(students)
+_UPDATE = (
+    sa.update(students)
+    .where(students.c.id == sa.bindparam("target_id"))
+    .where(students.c.version == sa.bindparam("expected_version"))
+    .values({name: sa.bindparam(f"new_{name}") for name in _WRITABLE})
+)
+_DELETE = sa.delete(students).where(students.c.id == sa.bindparam("target_id"))
+
+
+def _row_values(student: Student) -> dict[str, Any]:
+    return {
+        "name": student.name,
+        "name_folded": student.name.casefold(),
+        "email": student.email,
+        "department": student.department,
+        "cgpa": student.cgpa,
+        "created_at": student.created_at,
+        "updated_at": student.updated_at,
+        "version": student.version,
+    }
+
+
+def _is_email_clash(error: IntegrityError) -> bool:
+    # Each driver words it differently, but each names the column or the constraint.
+    return "email" in str(error.orig).lower()
+
+
+class SqlAlchemyStudentRepository(StudentRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._row_values_compare = connection.dialect.name not in ("mysql", "mariadb")
+
+    async def add(self, student: Student) -> None:
+        try:
+            await self._connection.execute(_INSERT, {"id": student.id, **_row_values(student)})
+        except IntegrityError as exc:
+            if _is_email_clash(exc):
+                raise EmailAlreadyRegistered(student.email) from None
+            raise
+
+    async def get(self, student_id: UUID) -> Student | None:
+        row = (await self._connection.execute(_BY_ID, {"id": student_id})).first()
+        return Student(*row) if row is not None else None
+
+    async def get_by_email(self, email: str) -> Student | None:
+        row = (await self._connection.execute(_BY_EMAIL, {"email": email})).first()
+        return Student(*row) if row is not None else None
+
+    async def list(self, query: StudentQuery) -> list[Student]:
+        order = query.order
+        statement = _SELECT.where(*_filter_conditions(query.filter))
+        if query.after is not None:
+            statement = statement.where(_after(order, query.after, row_values=self._row_values_compare))
+        statement = statement.order_by(
+            *(_column(k).desc() if k.descending else _column(k) for k in order)
+        ).limit(query.limit)
+        result = await self._connection.execute(statement)
+        return [Student(*row) for row in result]
+
+    async def update(self, student: Student, *, expected_version: int) -> None:
+        try:
+            result = await self._connection.execute(
+                _UPDATE,
+                {
+                    "target_id": student.id,
+                    "expected_version": expected_version,
+                    **{f"new_{name}": value for name, value in _row_values(student).items()},
+                },
+            )
+        except IntegrityError as exc:
+            if _is_email_clash(exc):
+                raise EmailAlreadyRegistered(student.email) from None
+            raise
+        if result.rowcount == 0:
+            await self._explain_miss(student.id, expected_version)
+
+    async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
+        statement = _DELETE
+        params: dict[str, Any] = {"target_id": student_id}
+        if expected_version is not None:
+            statement = statement.where(students.c.version == sa.bindparam("expected_version"))
+            params["expected_version"] = expected_version
+        result = await self._connection.execute(statement, params)
+        if result.rowcount == 0:
+            await self._explain_miss(student_id, expected_version)
+
+    async def _explain_miss(self, student_id: UUID, expected_version: int | None) -> None:
+        actual = (await self._connection.execute(_VERSION_OF, {"id": student_id})).scalar()
+        if actual is None or expected_version is None:
+            raise StudentNotFound(student_id)
+        raise StaleVersion(student_id, expected=expected_version, actual=actual)
+
+
+def _column(key: SortKey) -> sa.ColumnElement[Any]:
+    return students.c[key.field.value]
+
+
+def _filter_conditions(filter: StudentFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filter.department is not None:
+        conditions.append(students.c.department == filter.department)
+    if filter.cgpa_min is not None:
+        conditions.append(students.c.cgpa >= filter.cgpa_min)
+    if filter.cgpa_max is not None:
+        conditions.append(students.c.cgpa <= filter.cgpa_max)
+    if filter.name_contains:
+        conditions.append(students.c.name_folded.contains(filter.name_contains.casefold(), autoescape=True))
+    return conditions
+
+
+def _after(
+    order: tuple[SortKey, ...], position: tuple[SortValue, ...], *, row_values: bool
+) -> sa.ColumnElement[bool]:
+    """Rows strictly after ``position`` in ``order``, in a form the composite index can seek.
+
+    With one direction throughout this is a row-value comparison, ``(name, id) > (:n, :i)``,
+    which PostgreSQL and SQLite turn into an index range. MariaDB/MySQL do not seek on row values,
+    and mixed directions cannot be one comparison, so those get the expanded form with a leading
+    bound on the first key: ``k1 >= :v1 AND (k1 > :v1 OR (k1 = :v1 AND id > :i))``.
+    """
+    columns = [_column(key) for key in order]
+    if row_values and len({key.descending for key in order}) == 1:
+        left, right = (
+            sa.tuple_(*columns),
+            sa.tuple_(*(sa.literal(v, c.type) for c, v in zip(columns, position, strict=True))),
+        )
+        return left < right if order[0].descending else left > right
+    alternatives = []
+    for i, key in enumerate(order):
+        equal = [columns[j] == position[j] for j in range(i)]
+        beyond = columns[i] < position[i] if key.descending else columns[i] > position[i]
+        alternatives.append(sa.and_(*equal, beyond))
+    first = columns[0] <= position[0] if order[0].descending else columns[0] >= position[0]
+    return sa.and_(first, sa.or_(*alternatives))

@@ -1,0 +1,74 @@
+"""The relational schema, as SQLAlchemy Core tables. Alembic migrations create it; nothing else does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend, with microseconds.
+
+    PostgreSQL keeps ``timestamptz``; SQLite and MariaDB keep naive UTC, which is read back as UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the schema stores UTC only")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# CHAR(32) hex on SQLite and MariaDB/MySQL, native uuid on PostgreSQL: both sort in UUIDv7 time order.
+StudentId = sa.Uuid(as_uuid=True, native_uuid=True).with_variant(
+    sa.Uuid(as_uuid=True, native_uuid=False), "mysql", "mariadb"
+)
+
+students = sa.Table(
+    "students",
+    metadata,
+    sa.Column("id", StudentId, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    # The name case-folded by the application, so that ``q`` matches case-insensitively and the
+    # same way on every backend (SQLite's lower() only knows ASCII).
+    sa.Column("name_folded", sa.String(300), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("department", sa.String(10), nullable=False),
+    sa.Column("cgpa", sa.Numeric(4, 2, asdecimal=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("email", name="uq_students_email"),
+    # One composite index per keyset order, each ending in id, so a page seeks instead of scanning.
+    sa.Index("ix_students_name_id", "name", "id"),
+    sa.Index("ix_students_cgpa_id", "cgpa", "id"),
+    sa.Index("ix_students_created_at_id", "created_at", "id"),
+    sa.Index("ix_students_department_id", "department", "id"),
+)

@@ -1,0 +1,50 @@
+"""UnitOfWork on one SQLAlchemy connection: one transaction per ``async with``, always released."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from application.ports import UnitOfWork
+from infrastructure.sqlalchemy.repository import SqlAlchemyStudentRepository
+
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    """Holds a pooled connection for the length of one use-case call.
+
+    ``read_only`` units run in autocommit mode: a single SELECT needs no BEGIN/ROLLBACK round
+    trips, and the type of the container's provider says which use-cases may write.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self._connection: AsyncConnection | None = None
+
+    async def _begin(self) -> None:
+        if self._connection is not None:
+            raise RuntimeError("this unit of work is already in use")
+        connection = await self._engine.connect()
+        try:
+            if self._read_only:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await connection.begin()
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        self.students = SqlAlchemyStudentRepository(connection)
+
+    async def commit(self) -> None:
+        if self._connection is None:
+            raise RuntimeError("commit outside of the unit of work's block")
+        await self._connection.commit()
+
+    async def rollback(self) -> None:
+        if self._connection is not None and self._connection.in_transaction():
+            await self._connection.rollback()
+
+    async def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()

@@ -1,0 +1,50 @@
+"""The composition root: the one place that knows every concrete class and how they fit together."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from application.use_cases import (
+    GetStudent,
+    ListStudents,
+    RegisterStudent,
+    RemoveStudent,
+    ReplaceStudent,
+    UpdateStudent,
+)
+from domain.ids import UuidV7Generator
+from infrastructure.clock import SystemClock
+from infrastructure.settings import load_settings
+from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
+from infrastructure.sqlalchemy.health import DatabaseProbe
+from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+
+class Container(containers.DeclarativeContainer):
+    wiring_config = containers.WiringConfiguration(
+        modules=["interfaces.http.students", "interfaces.http.health"]
+    )
+
+    settings = providers.Singleton(load_settings)
+
+    # Built once per process; the resource below disposes its pool when the app shuts down.
+    engine = providers.Singleton(create_engine, settings=settings)
+    engine_lifetime = providers.Resource(dispose_on_shutdown, engine=engine)
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UuidV7Generator)
+
+    # Factories: every use-case call gets a unit of work of its own, never shared between requests.
+    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
+    read_only_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine, read_only=True)
+
+    register_student = providers.Factory(RegisterStudent, uow=unit_of_work, clock=clock, ids=ids)
+    get_student = providers.Factory(GetStudent, uow=read_only_unit_of_work)
+    list_students = providers.Factory(ListStudents, uow=read_only_unit_of_work)
+    replace_student = providers.Factory(ReplaceStudent, uow=unit_of_work, clock=clock)
+    update_student = providers.Factory(UpdateStudent, uow=unit_of_work, clock=clock)
+    remove_student = providers.Factory(RemoveStudent, uow=unit_of_work)
+
+    database_probe = providers.Factory(
+        DatabaseProbe, engine=engine, timeout=settings.provided.readiness_timeout
+    )

@@ -1,0 +1,1 @@
+"""The REST interface: FastAPI app, routers, schemas and the error mapping."""

@@ -1,0 +1,206 @@
+"""RFC 9457 problem details: the one table that maps every error to an HTTP answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+
+from application.errors import InvalidQuery
+from domain.errors import (
+    DomainError,
+    EmailAlreadyRegistered,
+    InvalidStudentData,
+    StaleVersion,
+    StudentNotFound,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+TITLES: dict[int, str] = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class ProblemResponse(Response):
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class HttpProblem(Exception):
+    """Raised by the interface layer itself (bad headers, media types) to answer with a problem."""
+
+    def __init__(self, status: int, slug: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.headers = headers
+        super().__init__(detail)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldIssue:
+    location: str
+    field: str
+    message: str
+
+
+def problem(
+    request: Request,
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: Sequence[FieldIssue] = (),
+    headers: dict[str, str] | None = None,
+) -> ProblemResponse:
+    body: dict[str, Any] = {
+        # Relative references, resolved against the service's own URL (RFC 9457 section 3.1.1).
+        "type": f"/problems/{slug}",
+        "title": title or TITLES.get(status) or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = [{"location": e.location, "field": e.field, "message": e.message} for e in errors]
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+# Domain and application errors -> (status, problem type slug). One table, one place.
+_DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
+    StudentNotFound: (404, "student-not-found"),
+    EmailAlreadyRegistered: (409, "email-already-registered"),
+    StaleVersion: (412, "stale-version"),
+    InvalidStudentData: (422, "invalid-student"),
+    InvalidQuery: (422, "invalid-query"),
+}
+
+
+def _status_for(exc: Exception) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in _DOMAIN_STATUS:
+            return _DOMAIN_STATUS[cls]
+    return 500, "internal-error"
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> Response:
+    status, slug = _status_for(exc)
+    errors: list[FieldIssue] = []
+    if isinstance(exc, InvalidStudentData):
+        errors = [FieldIssue("body", e.field, e.message) for e in exc.errors]
+    elif isinstance(exc, InvalidQuery):
+        errors = [FieldIssue("query", exc.parameter, exc.message)]
+    return problem(request, status, slug, str(exc), errors=errors)
+
+
+async def _on_http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HttpProblem)
+    return problem(request, exc.status, exc.slug, exc.detail, headers=exc.headers)
+
+
+def _location_and_field(loc: Sequence[int | str]) -> tuple[str, str]:
+    if not loc:
+        return "body", ""
+    location, *rest = loc
+    return str(location), ".".join(str(part) for part in rest)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    issues = []
+    malformed = False
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            malformed = True
+        location, field = _location_and_field(error.get("loc", ()))
+        message = str(error.get("msg", "is invalid"))
+        if error.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        issues.append(FieldIssue(location, field, message))
+    if malformed:
+        return problem(
+            request,
+            422,
+            "malformed-json",
+            "the request body is not valid JSON",
+            title="Malformed JSON",
+            errors=issues,
+        )
+    detail = "; ".join(f"{i.field or i.location}: {i.message}" for i in issues)
+    return problem(request, 422, "validation-error", detail, errors=issues)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no resource at {request.url.path}"
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+        headers = {"Allow": _allowed_methods(request)}
+    return problem(request, exc.status_code, slug, detail, headers=headers)
+
+
+def _leaf_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    # Newer FastAPI keeps an included router as one node that holds the router's own routes.
+    leaves: list[BaseRoute] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        leaves.extend(_leaf_routes(inner.routes) if inner is not None else [route])
+    return leaves
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette names only the first route that matched the path; RFC 9110 wants every method.
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    # The full story goes to the log; the client learns only that it was our fault.
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(request, 500, "internal-error", "the server failed to handle this request")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    handlers: dict[type[Exception], Callable[[Request, Exception], Any]] = {
+        DomainError: _on_domain_error,
+        InvalidQuery: _on_domain_error,
+        HttpProblem: _on_http_problem,
+        RequestValidationError: _on_validation_error,
+        StarletteHTTPException: _on_http_exception,
+        Exception: _on_unexpected,
+    }
+    for exc_class, handler in handlers.items():
+        app.add_exception_handler(exc_class, handler)

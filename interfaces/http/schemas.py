@@ -1,0 +1,117 @@
+"""Request and response bodies. Value rules live in the domain; these bound sizes and types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+Name = Annotated[
+    str,
+    Field(max_length=200, description="1-100 characters once trimmed", examples=["Ada Lovelace"]),
+]
+Email = Annotated[
+    str,
+    Field(
+        max_length=320,
+        description="a valid address; stored in lower case; unique",
+        examples=["ada@example.org"],
+    ),
+]
+Department = Annotated[
+    str,
+    Field(max_length=20, description="2-10 letters or digits; stored in upper case", examples=["CS"]),
+]
+Cgpa = Annotated[
+    Decimal,
+    Field(
+        description="0.00 to 10.00 with at most two decimals (more precision is refused)",
+        examples=[8.75],
+    ),
+]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StudentCreate(_Input):
+    name: Name
+    email: Email
+    department: Department
+    cgpa: Cgpa
+
+
+class StudentReplace(StudentCreate):
+    """Every writable field; PUT replaces them all."""
+
+
+class StudentPatch(_Input):
+    """RFC 7396 merge patch: name only the fields to change. ``null`` is refused: none is optional."""
+
+    # SkipJsonSchema keeps "null" out of the documented schema: omitting a field is the only way
+    # to leave it alone, and an explicit null is refused by the validator below.
+    name: Name | SkipJsonSchema[None] = None
+    email: Email | SkipJsonSchema[None] = None
+    department: Department | SkipJsonSchema[None] = None
+    cgpa: Cgpa | SkipJsonSchema[None] = None
+
+    @field_validator("name", "email", "department", "cgpa", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: object) -> object:
+        # Runs only for fields present in the body. RFC 7396 reads null as "remove the member",
+        # and no member of a student can be removed.
+        if value is None:
+            raise ValueError("cannot be null: every field is required; omit it to keep it")
+        return value
+
+
+class StudentRead(BaseModel):
+    id: UUID = Field(description="time-ordered UUIDv7, assigned by the service")
+    name: str
+    email: str
+    department: str
+    cgpa: float = Field(description="0.00 to 10.00, two decimals", examples=[8.75])
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="starts at 1 and grows by one with every change")
+
+
+class StudentPageRead(BaseModel):
+    items: list[StudentRead]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class FieldProblem(BaseModel):
+    location: str = Field(description="body, query, path or header")
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as ``application/problem+json``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldProblem] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries declaring that each status answers with a problem document."""
+    from interfaces.http.problems import TITLES
+
+    return {
+        status: {
+            "model": Problem,
+            "description": TITLES.get(status, "Error"),
+            "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,124 @@
+"""Fixtures shared by every suite: fixed clock and ids, and one unit of work factory per backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from application.ports import UnitOfWork
+from infrastructure.memory.store import InMemoryDatabase
+from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
+from infrastructure.migrations import upgrade_to_head
+from infrastructure.settings import Settings
+from infrastructure.sqlalchemy.engine import create_engine
+from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from tests.support.databases import clear_tables, throw_away_database
+
+BACKENDS = ("memory", "sqlite", "postgres", "mariadb")
+
+
+class FixedClock:
+    """A clock that moves only when told to, one second per reading by default."""
+
+    def __init__(self, start: datetime | None = None, step: timedelta = timedelta(seconds=1)):
+        self.current = start or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+        self.step = step
+
+    def now(self) -> datetime:
+        value = self.current
+        self.current += self.step
+        return value
+
+
+class SequentialIds:
+    """Ids 00000000-...-0001, -0002, ... in order, so tests can name them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def new_id(self) -> UUID:
+        self.count += 1
+        return UUID(int=(0x7 << 76) | (0b10 << 62) | self.count)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def ids() -> SequentialIds:
+    return SequentialIds()
+
+
+@pytest.fixture
+def memory_database() -> InMemoryDatabase:
+    return InMemoryDatabase()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsyncEngine]:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "students.db"
+    engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{path}"))
+    await upgrade_to_head(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def _real_engine(backend: str) -> AsyncIterator[AsyncEngine]:
+    async with throw_away_database(backend) as database:
+        engine = create_engine(Settings(database_url=database.url))
+        await upgrade_to_head(engine)
+        yield engine
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def postgres_engine() -> AsyncIterator[AsyncEngine]:
+    async for engine in _real_engine("postgres"):
+        yield engine
+
+
+@pytest.fixture(scope="session")
+async def mariadb_engine() -> AsyncIterator[AsyncEngine]:
+    async for engine in _real_engine("mariadb"):
+        yield engine
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def engine(backend: str, request: pytest.FixtureRequest) -> AsyncEngine | None:
+    """The backend's session-wide engine; ``None`` for the in-memory backend."""
+    if backend == "memory":
+        return None
+    # Sync on purpose: getfixturevalue cannot start an async fixture from inside a running loop.
+    engine: AsyncEngine = request.getfixturevalue(f"{backend}_engine")
+    return engine
+
+
+@pytest.fixture
+async def empty_engine(engine: AsyncEngine | None) -> AsyncEngine | None:
+    """The same engine with every table emptied, so each test starts from nothing."""
+    if engine is not None:
+        await clear_tables(engine)
+    return engine
+
+
+@pytest.fixture
+def uow_factory(
+    empty_engine: AsyncEngine | None, memory_database: InMemoryDatabase
+) -> Callable[[], UnitOfWork]:
+    """Makes a fresh unit of work on the test's backend, as the container does per use-case."""
+    if empty_engine is None:
+        return lambda: InMemoryUnitOfWork(memory_database)
+    engine = empty_engine
+    return lambda: SqlAlchemyUnitOfWork(engine)

@@ -1,0 +1,221 @@
+"""The REST contract of /students on every backend: statuses, bodies, problem documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+PROBLEM = "application/problem+json"
+ADA = {"name": "Ada Lovelace", "email": "Ada@Example.org", "department": "cs", "cgpa": 8.5}
+
+
+async def create(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/students", json={**ADA, **overrides})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = dict(response.json())
+    assert body["status"] == status
+    assert {"type", "title", "detail", "instance"} <= body.keys()
+    assert "Traceback" not in response.text
+    return body
+
+
+async def count(client: httpx.AsyncClient) -> int:
+    return len((await client.get("/students", params={"limit": 200})).json()["items"])
+
+
+async def test_create_then_read(client: httpx.AsyncClient) -> None:
+    response = await client.post("/students", json=ADA)
+    assert response.status_code == 201
+    body = response.json()
+    assert response.headers["location"] == f"http://testserver/students/{body['id']}"
+    assert body | {"id": None, "created_at": None, "updated_at": None} == {
+        "id": None,
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "department": "CS",
+        "cgpa": 8.5,
+        "created_at": None,
+        "updated_at": None,
+        "version": 1,
+    }
+    fetched = await client.get(f"/students/{body['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == body
+
+
+async def test_cgpa_accepts_string_and_keeps_two_decimals(client: httpx.AsyncClient) -> None:
+    body = await create(client, cgpa="7.25")
+    assert body["cgpa"] == 7.25
+
+
+async def test_duplicate_email_is_409_and_changes_nothing(client: httpx.AsyncClient) -> None:
+    await create(client)
+    body = assert_problem(await client.post("/students", json={**ADA, "email": "ADA@example.org"}), 409)
+    assert body["type"] == "/problems/email-already-registered"
+    assert await count(client) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({**ADA, "cgpa": 8.555}, {"cgpa"}),
+        ({**ADA, "cgpa": 10.5}, {"cgpa"}),
+        ({**ADA, "name": "  "}, {"name"}),
+        ({**ADA, "email": "nope"}, {"email"}),
+        ({**ADA, "department": "c"}, {"department"}),
+        ({**ADA, "extra": 1}, {"extra"}),
+        ({k: v for k, v in ADA.items() if k != "email"}, {"email"}),
+        ({**ADA, "name": None}, {"name"}),
+        ({**ADA, "cgpa": "abc"}, {"cgpa"}),
+        ({**ADA, "name": "x" * 5000}, {"name"}),
+    ],
+)
+async def test_invalid_bodies_are_422_naming_the_field(
+    client: httpx.AsyncClient, payload: dict[str, Any], fields: set[str]
+) -> None:
+    body = assert_problem(await client.post("/students", json=payload), 422)
+    assert {e["field"] for e in body["errors"]} == fields
+    assert await count(client) == 0
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/students", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
+    assert assert_problem(response, 422)["type"] == "/problems/malformed-json"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_non_json_body_is_415(client: httpx.AsyncClient, content_type: str | None) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post("/students", content=b'{"name": "x"}', headers=headers)
+    assert_problem(response, 415)
+    assert response.headers["accept"] == "application/json"
+
+
+async def test_unknown_student_is_404(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.get("/students/01a20376-32e4-73a0-b31a-8898a30fe5b8"), 404)
+    assert body["type"] == "/problems/student-not-found"
+
+
+async def test_malformed_id_is_422(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.get("/students/not-a-uuid"), 422)
+    assert body["errors"][0]["location"] == "path"
+
+
+async def test_unknown_route_is_404_and_wrong_method_is_405(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/nowhere"), 404)
+    response = await client.delete("/students")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["allow"]
+
+
+async def test_replace(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    response = await client.put(
+        f"/students/{student['id']}",
+        json={
+            "name": "Grace Hopper",
+            "email": "grace@example.org",
+            "department": "ee",
+            "cgpa": "9.9",
+        },
+    )
+    assert response.status_code == 200
+    assert response.json() | {"updated_at": None} == student | {
+        "name": "Grace Hopper",
+        "email": "grace@example.org",
+        "department": "EE",
+        "cgpa": 9.9,
+        "version": 2,
+        "updated_at": None,
+    }
+
+
+async def test_replace_needs_every_field(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    body = assert_problem(await client.put(f"/students/{student['id']}", json={"name": "X"}), 422)
+    assert {e["field"] for e in body["errors"]} == {"email", "department", "cgpa"}
+
+
+async def test_patch_changes_only_given_fields(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    response = await client.patch(f"/students/{student['id']}", json={"cgpa": 9.25})
+    assert response.status_code == 200
+    assert response.json()["cgpa"] == 9.25
+    assert response.json()["name"] == student["name"]
+    assert response.json()["version"] == 2
+
+
+async def test_patch_accepts_merge_patch_media_type(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    response = await client.patch(
+        f"/students/{student['id']}",
+        content=b'{"name": "Countess"}',
+        headers={"content-type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 200
+    assert response.json()["name"] == "Countess"
+
+
+async def test_patch_null_on_a_required_field_is_422(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    body = assert_problem(await client.patch(f"/students/{student['id']}", json={"name": None}), 422)
+    assert body["errors"][0]["field"] == "name"
+    assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
+async def test_patch_to_taken_email_is_409(client: httpx.AsyncClient) -> None:
+    await create(client, email="one@example.org")
+    other = await create(client, email="two@example.org")
+    assert_problem(await client.patch(f"/students/{other['id']}", json={"email": "one@example.org"}), 409)
+
+
+async def test_delete(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    response = await client.delete(f"/students/{student['id']}")
+    assert response.status_code == 204
+    assert response.content == b""
+    assert_problem(await client.get(f"/students/{student['id']}"), 404)
+    assert_problem(await client.delete(f"/students/{student['id']}"), 404)
+
+
+async def test_list_pages_with_cursor(client: httpx.AsyncClient) -> None:
+    created = [await create(client, email=f"s{i}@example.org", name=f"S{i}") for i in range(5)]
+    first = (await client.get("/students", params={"limit": 2})).json()
+    assert [s["id"] for s in first["items"]] == [s["id"] for s in created[:2]]
+    second = (await client.get("/students", params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    assert [s["id"] for s in second["items"]] == [s["id"] for s in created[2:4]]
+    third = (await client.get("/students", params={"limit": 2, "cursor": second["next_cursor"]})).json()
+    assert [s["id"] for s in third["items"]] == [created[4]["id"]]
+    assert third["next_cursor"] is None
+
+
+async def test_list_is_bounded(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/students", params={"limit": 201}), 422)
+    assert_problem(await client.get("/students", params={"limit": 0}), 422)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort": "age"},
+        {"cursor": "garbage"},
+        {"cgpa_min": "x"},
+        {"department": "?"},
+    ],
+)
+async def test_bad_list_parameters_are_422(client: httpx.AsyncClient, params: dict[str, str]) -> None:
+    assert_problem(await client.get("/students", params=params), 422)
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -1,0 +1,261 @@
+"""One contract for every StudentRepository + UnitOfWork pair: memory, SQLite, PostgreSQL, MariaDB.
+
+Each test runs once per backend; the backend's name is in the test id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from application.listing import SortField, SortKey, StudentFilter, StudentQuery
+from application.ports import UnitOfWork
+from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
+from tests.support.builders import a_student
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+async def _store(uow_factory: UowFactory, *students) -> None:
+    async with uow_factory() as uow:
+        for student in students:
+            await uow.students.add(student)
+        await uow.commit()
+
+
+async def _all(uow_factory: UowFactory, query: StudentQuery | None = None) -> list:
+    async with uow_factory() as uow:
+        return await uow.students.list(query or StudentQuery(limit=1000))
+
+
+async def test_added_student_reads_back_field_for_field(uow_factory: UowFactory) -> None:
+    student = a_student(
+        name="Ada Lovelace",
+        cgpa=Decimal("9.99"),
+        now=datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC),
+    )
+    await _store(uow_factory, student)
+
+    async with uow_factory() as uow:
+        by_id = await uow.students.get(student.id)
+        by_email = await uow.students.get_by_email(student.email)
+
+    assert by_id == student
+    assert by_email == student
+    assert by_id is not None
+    assert by_id.created_at.tzinfo is not None
+
+
+async def test_missing_student_reads_as_none(uow_factory: UowFactory) -> None:
+    async with uow_factory() as uow:
+        assert await uow.students.get(a_student().id) is None
+        assert await uow.students.get_by_email("nobody@example.org") is None
+
+
+async def test_commit_is_visible_to_a_new_unit_of_work(uow_factory: UowFactory) -> None:
+    student = a_student()
+    await _store(uow_factory, student)
+    assert [s.id for s in await _all(uow_factory)] == [student.id]
+
+
+async def test_leaving_without_commit_rolls_back(uow_factory: UowFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.students.add(a_student())
+    assert await _all(uow_factory) == []
+
+
+async def test_exception_in_the_block_rolls_back_everything(uow_factory: UowFactory) -> None:
+    kept = a_student()
+    await _store(uow_factory, kept)
+    with pytest.raises(RuntimeError):
+        async with uow_factory() as uow:
+            await uow.students.add(a_student())
+            changed = replace(kept, name="Changed", version=kept.version + 1)
+            await uow.students.update(changed, expected_version=kept.version)
+            raise RuntimeError("boom")
+    assert await _all(uow_factory) == [kept]
+
+
+async def test_explicit_rollback_discards_changes(uow_factory: UowFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.students.add(a_student())
+        await uow.rollback()
+    assert await _all(uow_factory) == []
+
+
+async def test_email_is_unique(uow_factory: UowFactory) -> None:
+    await _store(uow_factory, a_student(email="same@example.org"))
+    with pytest.raises(EmailAlreadyRegistered):
+        await _store(uow_factory, a_student(email="same@example.org"))
+    assert len(await _all(uow_factory)) == 1
+
+
+async def test_update_writes_when_version_matches(uow_factory: UowFactory) -> None:
+    student = a_student()
+    await _store(uow_factory, student)
+    changed = replace(
+        student,
+        name="Renamed",
+        cgpa=Decimal("8.25"),
+        version=2,
+        updated_at=student.updated_at + timedelta(minutes=1),
+    )
+    async with uow_factory() as uow:
+        await uow.students.update(changed, expected_version=1)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.students.get(student.id) == changed
+
+
+async def test_update_with_stale_version_changes_nothing(uow_factory: UowFactory) -> None:
+    student = a_student()
+    await _store(uow_factory, student)
+    with pytest.raises(StaleVersion):
+        async with uow_factory() as uow:
+            await uow.students.update(replace(student, name="Lost", version=3), expected_version=2)
+            await uow.commit()
+    assert await _all(uow_factory) == [student]
+
+
+async def test_update_to_a_taken_email_is_refused(uow_factory: UowFactory) -> None:
+    first, second = a_student(), a_student()
+    await _store(uow_factory, first, second)
+    with pytest.raises(EmailAlreadyRegistered):
+        async with uow_factory() as uow:
+            await uow.students.update(replace(second, email=first.email, version=2), expected_version=1)
+            await uow.commit()
+    assert {s.email for s in await _all(uow_factory)} == {first.email, second.email}
+
+
+async def test_update_of_missing_student_is_not_found(uow_factory: UowFactory) -> None:
+    with pytest.raises(StudentNotFound):
+        async with uow_factory() as uow:
+            await uow.students.update(a_student(), expected_version=1)
+
+
+async def test_remove_deletes(uow_factory: UowFactory) -> None:
+    student = a_student()
+    await _store(uow_factory, student)
+    async with uow_factory() as uow:
+        await uow.students.remove(student.id, expected_version=1)
+        await uow.commit()
+    assert await _all(uow_factory) == []
+
+
+async def test_remove_with_stale_version_or_missing_id(uow_factory: UowFactory) -> None:
+    student = a_student()
+    await _store(uow_factory, student)
+    with pytest.raises(StaleVersion):
+        async with uow_factory() as uow:
+            await uow.students.remove(student.id, expected_version=7)
+    with pytest.raises(StudentNotFound):
+        async with uow_factory() as uow:
+            await uow.students.remove(a_student().id)
+    assert await _all(uow_factory) == [student]
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+async def _walk(uow_factory: UowFactory, query: StudentQuery) -> list:
+    """Every page in turn, by keyset, as a client following cursors would."""
+    seen: list = []
+    after = None
+    while True:
+        page_query = replace(query, after=after)
+        async with uow_factory() as uow:
+            page = await uow.students.list(page_query)
+        seen.extend(page)
+        if len(page) < query.limit:
+            return seen
+        last = page[-1]
+        after = tuple(getattr(last, key.field.value) for key in query.order)
+
+
+def _python_order(students: list, order: tuple[SortKey, ...]) -> list:
+    result = list(students)
+    for key in reversed(order):
+        result.sort(key=lambda s, f=key.field.value: getattr(s, f), reverse=key.descending)
+    return result
+
+
+SORTS = [
+    (),
+    (SortKey(SortField.NAME),),
+    (SortKey(SortField.CGPA, descending=True),),
+    (SortKey(SortField.CREATED_AT),),
+    (SortKey(SortField.EMAIL, descending=True),),
+    (SortKey(SortField.CGPA), SortKey(SortField.NAME, descending=True)),
+]
+
+
+@pytest.mark.parametrize("sort", SORTS, ids=lambda s: ",".join(map(str, s)) or "default")
+async def test_keyset_pages_cover_every_student_once_in_order(
+    uow_factory: UowFactory, sort: tuple[SortKey, ...]
+) -> None:
+    # Few distinct values, so most rows tie on the sort key and only the id tie-breaker orders them.
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    students = [
+        a_student(
+            name=f"Name {i % 3}",
+            cgpa=Decimal(f"{5 + i % 2}.50"),
+            now=base + timedelta(seconds=i % 4),
+        )
+        for i in range(23)
+    ]
+    await _store(uow_factory, *students)
+
+    query = StudentQuery(sort=sort, limit=5)
+    walked = await _walk(uow_factory, query)
+
+    assert [s.id for s in walked] == [s.id for s in _python_order(students, query.order)]
+
+
+async def test_filters_combine(uow_factory: UowFactory) -> None:
+    match = a_student(department="EE", cgpa=Decimal("8.00"), name="Grace Hopper")
+    await _store(
+        uow_factory,
+        match,
+        a_student(department="EE", cgpa=Decimal("9.50"), name="Grace Other"),
+        a_student(department="CS", cgpa=Decimal("8.00"), name="Grace Third"),
+        a_student(department="EE", cgpa=Decimal("8.00"), name="Alan Turing"),
+    )
+    query = StudentQuery(
+        filter=StudentFilter(
+            department="EE",
+            cgpa_min=Decimal("7.00"),
+            cgpa_max=Decimal("8.00"),
+            name_contains="grace",
+        ),
+        limit=10,
+    )
+    assert [s.id for s in await _all(uow_factory, query)] == [match.id]
+
+
+async def test_cgpa_bounds_are_inclusive(uow_factory: UowFactory) -> None:
+    low, high = a_student(cgpa=Decimal("6.00")), a_student(cgpa=Decimal("7.00"))
+    await _store(uow_factory, low, high, a_student(cgpa=Decimal("7.01")))
+    query = StudentQuery(filter=StudentFilter(cgpa_min=Decimal("6.00"), cgpa_max=Decimal("7.00")))
+    assert {s.id for s in await _all(uow_factory, query)} == {low.id, high.id}
+
+
+@pytest.mark.parametrize(
+    ("needle", "expected"),
+    [
+        ("100%", {"Rate 100% Sure"}),
+        ("a_b", {"Has a_b inside"}),
+        ("ÉMILE", {"Émile Zola"}),
+        ("zola", {"Émile Zola"}),
+    ],
+)
+async def test_name_search_is_case_insensitive_and_literal(
+    uow_factory: UowFactory, needle: str, expected: set[str]
+) -> None:
+    names = ["Rate 100% Sure", "Rate 1000 Sure", "Has a_b inside", "Has axb inside", "Émile Zola"]
+    await _store(uow_factory, *(a_student(name=n) for n in names))
+    query = StudentQuery(filter=StudentFilter(name_contains=needle), limit=10)
+    assert {s.name for s in await _all(uow_factory, query)} == expected

@@ -1,0 +1,122 @@
+"""Domain rules of the Student entity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from domain.errors import InvalidStudentData, StaleVersion
+from domain.ids import UuidV7Generator
+from domain.student import Student
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def register(**overrides: object) -> Student:
+    values: dict[str, object] = {
+        "id": uuid4(),
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "department": "CS",
+        "cgpa": "8.50",
+        "now": NOW,
+    }
+    values.update(overrides)
+    return Student.register(**values)  # type: ignore[arg-type]
+
+
+def field_errors(excinfo: pytest.ExceptionInfo[InvalidStudentData]) -> dict[str, str]:
+    return {e.field: e.message for e in excinfo.value.errors}
+
+
+def test_register_normalises_values() -> None:
+    student = register(name="  Ada  ", email=" ADA@Example.ORG ", department=" cs1 ", cgpa=9)
+    assert (student.name, student.email, student.department) == ("Ada", "ada@example.org", "CS1")
+    assert student.cgpa == Decimal("9.00")
+    assert (student.version, student.created_at, student.updated_at) == (1, NOW, NOW)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "   ", "must not be blank"),
+        ("name", "x" * 101, "must be at most 100 characters"),
+        ("name", "bad\x00name", "must not contain control characters"),
+        ("email", "no-at-sign", "must be a valid email address"),
+        ("email", "a@b", "must be a valid email address"),
+        ("email", "a@@b.org", "must be a valid email address"),
+        ("email", f"{'x' * 65}@example.org", "must be a valid email address"),
+        ("department", "C", "must be 2 to 10 letters A-Z or digits"),
+        ("department", "COMPUTERSCI", "must be 2 to 10 letters A-Z or digits"),
+        ("department", "C-S", "must be 2 to 10 letters A-Z or digits"),
+        ("cgpa", "8.555", "must have at most two decimal places"),
+        ("cgpa", "10.01", "must be between 0.00 and 10.00"),
+        ("cgpa", "-0.01", "must be between 0.00 and 10.00"),
+        ("cgpa", "NaN", "must be a finite number"),
+        ("cgpa", "eight", "must be a decimal number"),
+        ("cgpa", 8.5, "must be a decimal number"),
+        ("cgpa", True, "must be a decimal number"),
+        ("name", 42, "must be a string"),
+    ],
+)
+def test_register_refuses_invalid_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(InvalidStudentData) as excinfo:
+        register(**{field: value})
+    assert field_errors(excinfo) == {field: message}
+
+
+def test_every_invalid_field_is_reported_at_once() -> None:
+    with pytest.raises(InvalidStudentData) as excinfo:
+        register(name="", email="x", department="?", cgpa="11")
+    assert set(field_errors(excinfo)) == {"name", "email", "department", "cgpa"}
+
+
+def test_cgpa_boundaries_are_allowed() -> None:
+    assert register(cgpa="0").cgpa == Decimal("0.00")
+    assert register(cgpa="10.00").cgpa == Decimal("10.00")
+    assert register(cgpa="7.100").cgpa == Decimal("7.10")  # trailing zeros add no precision
+
+
+def test_revise_bumps_version_and_updated_at_once_for_many_fields() -> None:
+    student = register()
+    later = NOW + timedelta(hours=1)
+    assert student.revise(now=later, name="Ada King", cgpa="9.10") is True
+    assert (student.name, student.cgpa, student.version, student.updated_at) == (
+        "Ada King",
+        Decimal("9.10"),
+        2,
+        later,
+    )
+    assert student.created_at == NOW
+
+
+def test_revise_with_same_values_changes_nothing() -> None:
+    student = register()
+    assert student.revise(now=NOW + timedelta(hours=1), name=" Ada Lovelace ", cgpa="8.5") is False
+    assert (student.version, student.updated_at) == (1, NOW)
+
+
+def test_revise_is_all_or_nothing() -> None:
+    student = register()
+    with pytest.raises(InvalidStudentData):
+        student.revise(now=NOW, name="Valid New Name", cgpa="99")
+    assert (student.name, student.version) == ("Ada Lovelace", 1)
+
+
+def test_ensure_version() -> None:
+    student = register()
+    student.ensure_version(1)
+    student.ensure_version(None)
+    with pytest.raises(StaleVersion):
+        student.ensure_version(2)
+
+
+def test_uuid7_ids_are_version_7_and_time_ordered() -> None:
+    generator = UuidV7Generator()
+    ids = [generator.new_id() for _ in range(5000)]
+    assert all(i.version == 7 for i in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
