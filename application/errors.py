@@ -14,3 +14,17 @@ class InvalidQuery(ApplicationError):
         self.parameter = parameter
         self.message = message
         super().__init__(f"{parameter}: {message}")
+
+
+class IdempotencyKeyInFlight(ApplicationError):
+    """A request with this key is still being processed; the client should retry later."""
+
+    def __init__(self) -> None:
+        super().__init__("a request with this Idempotency-Key is still in progress; retry shortly")
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The key was first used for a request with different content."""
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used for a request with a different body")

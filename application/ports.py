@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from application.idempotency import IdempotencyStore
 from application.listing import StudentQuery
 from domain.student import Student
 
@@ -57,6 +58,7 @@ class UnitOfWork(ABC):
     """One transaction. Leaving the ``async with`` block without :meth:`commit` rolls back."""
 
     students: StudentRepository
+    idempotency: IdempotencyStore
 
     async def __aenter__(self) -> Self:
         await self._begin()

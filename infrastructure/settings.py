@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -23,6 +25,13 @@ class Settings(BaseSettings):
     db_echo: bool = False
     # How long /readyz waits for the database before it answers 503.
     readiness_timeout: float = Field(2.0, gt=0, le=60)
+    # Idempotency-Key records: how long they are replayed, and how often expired ones are purged.
+    idempotency_ttl: int = Field(86400, ge=60, description="seconds")
+    idempotency_purge_interval: int = Field(600, ge=0, description="seconds; 0 turns the purge off")
+
+    @property
+    def idempotency_ttl_timedelta(self) -> timedelta:
+        return timedelta(seconds=self.idempotency_ttl)
 
     @field_validator("database_url")
     @classmethod

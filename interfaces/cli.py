@@ -26,6 +26,23 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _purge(settings: Settings) -> int:
+    from application.use_cases import PurgeExpiredIdempotencyKeys
+    from infrastructure.clock import SystemClock
+    from infrastructure.sqlalchemy.engine import create_engine
+    from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        try:
+            return await PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(engine), SystemClock()).execute()
+        finally:
+            await engine.dispose()
+
+    print(f"{asyncio.run(run())} expired idempotency keys removed", file=sys.stderr)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -51,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    commands.add_parser("purge-idempotency-keys", help="delete expired Idempotency-Key records now")
     return parser
 
 
@@ -63,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "purge-idempotency-keys":
+        return _purge(settings)
     return _serve(args)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from application.idempotency import IdempotencyPolicy
 from application.use_cases import (
     GetStudent,
     ListStudents,
+    PurgeExpiredIdempotencyKeys,
     RegisterStudent,
     RemoveStudent,
     ReplaceStudent,
@@ -38,7 +40,14 @@ class Container(containers.DeclarativeContainer):
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
     read_only_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine, read_only=True)
 
-    register_student = providers.Factory(RegisterStudent, uow=unit_of_work, clock=clock, ids=ids)
+    idempotency_policy = providers.Singleton(
+        IdempotencyPolicy, ttl=settings.provided.idempotency_ttl_timedelta
+    )
+
+    register_student = providers.Factory(
+        RegisterStudent, uow=unit_of_work, clock=clock, ids=ids, policy=idempotency_policy
+    )
+    purge_idempotency_keys = providers.Factory(PurgeExpiredIdempotencyKeys, uow=unit_of_work, clock=clock)
     get_student = providers.Factory(GetStudent, uow=read_only_unit_of_work)
     list_students = providers.Factory(ListStudents, uow=read_only_unit_of_work)
     replace_student = providers.Factory(ReplaceStudent, uow=unit_of_work, clock=clock)

@@ -2,7 +2,12 @@
 
 from application.use_cases.get_student import GetStudent
 from application.use_cases.list_students import ListStudents, ListStudentsRequest, StudentPage
-from application.use_cases.register_student import RegisterStudent, RegisterStudentCommand
+from application.use_cases.purge_idempotency_keys import PurgeExpiredIdempotencyKeys
+from application.use_cases.register_student import (
+    RegisterStudent,
+    RegisterStudentCommand,
+    Registration,
+)
 from application.use_cases.remove_student import RemoveStudent, RemoveStudentCommand
 from application.use_cases.replace_student import ReplaceStudent, ReplaceStudentCommand
 from application.use_cases.update_student import UpdateStudent, UpdateStudentCommand
@@ -11,8 +16,10 @@ __all__ = [
     "GetStudent",
     "ListStudents",
     "ListStudentsRequest",
+    "PurgeExpiredIdempotencyKeys",
     "RegisterStudent",
     "RegisterStudentCommand",
+    "Registration",
     "RemoveStudent",
     "RemoveStudentCommand",
     "ReplaceStudent",

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
+from application.idempotency import IdempotencyRecord
 from domain.student import Student
 
 
@@ -14,6 +15,7 @@ class InMemoryDatabase:
     """What is committed. Create one per app or per test: it is never shared through a class."""
 
     students: dict[UUID, Student] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     # Commits are applied one at a time, so a check made at commit time holds for the whole apply.
     commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

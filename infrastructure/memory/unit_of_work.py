@@ -7,6 +7,7 @@ from uuid import UUID
 from application.ports import UnitOfWork
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
+from infrastructure.memory.idempotency import InMemoryIdempotencyStore
 from infrastructure.memory.repository import InMemoryStudentRepository, Write
 from infrastructure.memory.store import InMemoryDatabase
 
@@ -17,9 +18,15 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._repository: InMemoryStudentRepository | None = None
         self.committed = False
 
-    async def _begin(self) -> None:
+    def _fresh(self) -> InMemoryStudentRepository:
         self._repository = InMemoryStudentRepository(self._database)
         self.students = self._repository
+        self._idempotency = InMemoryIdempotencyStore(self._database)
+        self.idempotency = self._idempotency
+        return self._repository
+
+    async def _begin(self) -> None:
+        self._fresh()
         self.committed = False
 
     async def commit(self) -> None:
@@ -32,16 +39,17 @@ class InMemoryUnitOfWork(UnitOfWork):
             staged = dict(self._database.students)
             for write in repository.writes:
                 _apply(staged, write)
+            records = dict(self._database.idempotency)
+            for change in self._idempotency.changes:
+                change(records)
             self._database.students = staged
-        repository.writes.clear()
-        self._repository = InMemoryStudentRepository(self._database)
-        self.students = self._repository
+            self._database.idempotency = records
+        self._fresh()
         self.committed = True
 
     async def rollback(self) -> None:
         if self._repository is not None:
-            self._repository = InMemoryStudentRepository(self._database)
-            self.students = self._repository
+            self._fresh()
 
     async def _close(self) -> None:
         self._repository = None

@@ -72,3 +72,16 @@ students = sa.Table(
     sa.Index("ix_students_created_at_id", "created_at", "id"),
     sa.Index("ix_students_department_id", "department", "id"),
 )
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("caller", sa.String(255), primary_key=True),
+    sa.Column("idempotency_key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("student_id", StudentId, nullable=True),
+    sa.Column("snapshot", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from application.ports import UnitOfWork
+from infrastructure.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from infrastructure.sqlalchemy.repository import SqlAlchemyStudentRepository
 
 
@@ -34,6 +35,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise
         self._connection = connection
         self.students = SqlAlchemyStudentRepository(connection)
+        self.idempotency = SqlAlchemyIdempotencyStore(connection)
 
     async def commit(self) -> None:
         if self._connection is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +11,7 @@ from fastapi import FastAPI
 
 from interfaces.container import Container
 from interfaces.http import health, students
+from interfaces.http.housekeeping import every
 from interfaces.http.problems import install_problem_handlers
 
 
@@ -18,9 +21,19 @@ def create_app(container: Container | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await container.init_resources()  # type: ignore[misc]
+        interval = container.settings().idempotency_purge_interval
+        purge = None
+        if interval:
+            purge = asyncio.create_task(
+                every(interval, lambda: container.purge_idempotency_keys().execute(), "idempotency purge")
+            )
         try:
             yield
         finally:
+            if purge is not None:
+                purge.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purge
             await container.shutdown_resources()  # type: ignore[misc]
 
     app = FastAPI(

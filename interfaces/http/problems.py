@@ -15,7 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 
-from application.errors import InvalidQuery
+from application.errors import (
+    ApplicationError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidQuery,
+)
 from domain.errors import (
     DomainError,
     EmailAlreadyRegistered,
@@ -34,8 +39,10 @@ TITLES: dict[int, str] = {
     405: "Method not allowed",
     409: "Conflict",
     412: "Precondition failed",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    428: "Precondition required",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -96,6 +103,12 @@ _DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     StaleVersion: (412, "stale-version"),
     InvalidStudentData: (422, "invalid-student"),
     InvalidQuery: (422, "invalid-query"),
+    IdempotencyKeyInFlight: (409, "idempotency-key-in-flight"),
+    IdempotencyKeyReused: (422, "idempotency-key-reused"),
+}
+# Extra headers some answers carry: how long to wait before retrying an in-flight key.
+_DOMAIN_HEADERS: dict[type[Exception], dict[str, str]] = {
+    IdempotencyKeyInFlight: {"Retry-After": "1"},
 }
 
 
@@ -113,7 +126,7 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
         errors = [FieldIssue("body", e.field, e.message) for e in exc.errors]
     elif isinstance(exc, InvalidQuery):
         errors = [FieldIssue("query", exc.parameter, exc.message)]
-    return problem(request, status, slug, str(exc), errors=errors)
+    return problem(request, status, slug, str(exc), errors=errors, headers=_DOMAIN_HEADERS.get(type(exc)))
 
 
 async def _on_http_problem(request: Request, exc: Exception) -> Response:
@@ -196,7 +209,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 def install_problem_handlers(app: FastAPI) -> None:
     handlers: dict[type[Exception], Callable[[Request, Exception], Any]] = {
         DomainError: _on_domain_error,
-        InvalidQuery: _on_domain_error,
+        ApplicationError: _on_domain_error,
         HttpProblem: _on_http_problem,
         RequestValidationError: _on_validation_error,
         StarletteHTTPException: _on_http_exception,

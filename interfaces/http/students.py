@@ -8,9 +8,10 @@ from typing import Annotated
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from starlette.responses import Response
 
+from application.idempotency import MAX_KEY_LENGTH, IdempotencyKey
 from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from application.use_cases import (
     GetStudent,
@@ -25,8 +26,11 @@ from application.use_cases import (
     UpdateStudent,
     UpdateStudentCommand,
 )
+from domain.student import Student
 from interfaces.container import Container
+from interfaces.http.conditional import etag_of, expected_version, matches_none
 from interfaces.http.media import require_json, require_merge_patch
+from interfaces.http.openapi import ETAG, LINK, LOCATION, REPLAYED
 from interfaces.http.rendering import JsonResponse, student_document
 from interfaces.http.schemas import (
     StudentCreate,
@@ -39,7 +43,25 @@ from interfaces.http.schemas import (
 
 router = APIRouter(prefix="/students", tags=["students"])
 
-StudentId = Annotated[UUID, "the student's id"]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='Required. The ETag of the student as you last read it (e.g. `"3"`), or `*`. '
+        "Without it: 428; if the student has changed since: 412.",
+    ),
+]
+ANONYMOUS = "anonymous"
+
+
+def _student_response(student: Student, status_code: int = 200, **headers: str) -> Response:
+    return JsonResponse(
+        student_document(student), status_code=status_code, headers={"ETag": etag_of(student), **headers}
+    )
+
+
+def _caller(request: Request) -> str:
+    # Set by authentication when it is on; every unauthenticated caller shares one key space.
+    return str(getattr(request.state, "subject", None) or ANONYMOUS)
 
 
 @router.post(
@@ -50,7 +72,8 @@ StudentId = Annotated[UUID, "the student's id"]
     response_model=StudentRead,
     responses={
         201: {
-            "headers": {"Location": {"description": "URL of the new student", "schema": {"type": "string"}}}
+            "description": "Registered (or, on a replay, registered earlier)",
+            "headers": LOCATION | ETAG | REPLAYED,
         },
         **problem_responses(409, 415, 422, 500),
     },
@@ -61,15 +84,32 @@ async def register_student(
     body: StudentCreate,
     request: Request,
     use_case: Annotated[RegisterStudent, Depends(Provide[Container.register_student])],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            description="Makes retries safe: a retry with the same key and body replays the first "
+            "answer (with `Idempotent-Replayed: true`); the same key with another body is 422; "
+            "a retry while the first is still running is 409. Keys are kept 24 hours.",
+        ),
+    ] = None,
 ) -> Response:
-    student = await use_case.execute(
-        RegisterStudentCommand(name=body.name, email=body.email, department=body.department, cgpa=body.cgpa)
+    key = IdempotencyKey(_caller(request), idempotency_key) if idempotency_key is not None else None
+    registration = await use_case.execute(
+        RegisterStudentCommand(
+            name=body.name,
+            email=body.email,
+            department=body.department,
+            cgpa=body.cgpa,
+            idempotency_key=key,
+        )
     )
-    return JsonResponse(
-        student_document(student),
-        status_code=status.HTTP_201_CREATED,
-        headers={"Location": str(request.url_for("get_student", student_id=str(student.id)))},
-    )
+    student = registration.student
+    headers = {"Location": str(request.url_for("get_student", student_id=str(student.id)))}
+    if registration.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _student_response(student, status.HTTP_201_CREATED, **headers)
 
 
 @router.get(
@@ -77,12 +117,13 @@ async def register_student(
     operation_id="list_students",
     summary="List students, one page at a time",
     response_model=StudentPageRead,
-    responses=problem_responses(422, 500),
+    responses={200: {"headers": LINK}, **problem_responses(422, 500)},
 )
 @inject
 async def list_students(
+    request: Request,
     use_case: Annotated[ListStudents, Depends(Provide[Container.list_students])],
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = (DEFAULT_PAGE_SIZE),
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None, Query(max_length=2048, description="`next_cursor` of the previous page")
     ] = None,
@@ -96,7 +137,8 @@ async def list_students(
         str | None,
         Query(
             max_length=100,
-            description="comma list of name, email, cgpa, created_at; prefix - for descending",
+            description="comma list of name, email, cgpa, created_at; prefix - for descending. "
+            "Ties are always broken by id.",
             examples=["-cgpa,name"],
         ),
     ] = None,
@@ -112,7 +154,14 @@ async def list_students(
             sort=sort,
         )
     )
-    return JsonResponse({"items": [student_document(s) for s in page.items], "next_cursor": page.next_cursor})
+    headers = {}
+    if page.next_cursor is not None:
+        # RFC 8288: the same request, filters and all, with the cursor of the next page.
+        headers["Link"] = f'<{request.url.include_query_params(cursor=page.next_cursor)}>; rel="next"'
+    return JsonResponse(
+        {"items": [student_document(s) for s in page.items], "next_cursor": page.next_cursor},
+        headers=headers,
+    )
 
 
 @router.get(
@@ -120,14 +169,22 @@ async def list_students(
     operation_id="get_student",
     summary="Read one student",
     response_model=StudentRead,
-    responses=problem_responses(404, 422, 500),
+    responses={
+        200: {"headers": ETAG},
+        304: {"description": "Not modified: If-None-Match names the current ETag", "headers": ETAG},
+        **problem_responses(404, 422, 500),
+    },
 )
 @inject
 async def get_student(
     student_id: UUID,
     use_case: Annotated[GetStudent, Depends(Provide[Container.get_student])],
+    if_none_match: Annotated[str | None, Header(description="ETags you hold; 304 if one is current")] = None,
 ) -> Response:
-    return JsonResponse(student_document(await use_case.execute(student_id)))
+    student = await use_case.execute(student_id)
+    if not matches_none(if_none_match, student):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_of(student)})
+    return _student_response(student)
 
 
 @router.put(
@@ -135,7 +192,7 @@ async def get_student(
     operation_id="replace_student",
     summary="Replace a student's fields",
     response_model=StudentRead,
-    responses=problem_responses(404, 409, 415, 422, 500),
+    responses={200: {"headers": ETAG}, **problem_responses(400, 404, 409, 412, 415, 422, 428, 500)},
     dependencies=[Depends(require_json)],
 )
 @inject
@@ -143,6 +200,7 @@ async def replace_student(
     student_id: UUID,
     body: StudentReplace,
     use_case: Annotated[ReplaceStudent, Depends(Provide[Container.replace_student])],
+    if_match: IfMatch = None,
 ) -> Response:
     student = await use_case.execute(
         ReplaceStudentCommand(
@@ -151,24 +209,33 @@ async def replace_student(
             email=body.email,
             department=body.department,
             cgpa=body.cgpa,
+            expected_version=expected_version(if_match),
         )
     )
-    return JsonResponse(student_document(student))
+    return _student_response(student)
 
 
 @router.patch(
     "/{student_id}",
     operation_id="update_student",
-    summary="Change some of a student's fields (JSON merge patch)",
+    summary="Change some of a student's fields (JSON merge patch, RFC 7396)",
     response_model=StudentRead,
-    responses=problem_responses(404, 409, 415, 422, 500),
+    responses={200: {"headers": ETAG}, **problem_responses(400, 404, 409, 412, 415, 422, 428, 500)},
     dependencies=[Depends(require_merge_patch)],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/merge-patch+json": {"schema": {"$ref": "#/components/schemas/StudentPatch"}}
+            }
+        }
+    },
 )
 @inject
 async def update_student(
     student_id: UUID,
     body: StudentPatch,
     use_case: Annotated[UpdateStudent, Depends(Provide[Container.update_student])],
+    if_match: IfMatch = None,
 ) -> Response:
     student = await use_case.execute(
         UpdateStudentCommand(
@@ -177,9 +244,10 @@ async def update_student(
             email=body.email,
             department=body.department,
             cgpa=body.cgpa,
+            expected_version=expected_version(if_match),
         )
     )
-    return JsonResponse(student_document(student))
+    return _student_response(student)
 
 
 @router.delete(
@@ -188,12 +256,15 @@ async def update_student(
     summary="Remove a student",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(404, 422, 500),
+    responses=problem_responses(400, 404, 412, 422, 428, 500),
 )
 @inject
 async def remove_student(
     student_id: UUID,
     use_case: Annotated[RemoveStudent, Depends(Provide[Container.remove_student])],
+    if_match: IfMatch = None,
 ) -> Response:
-    await use_case.execute(RemoveStudentCommand(student_id=student_id))
+    await use_case.execute(
+        RemoveStudentCommand(student_id=student_id, expected_version=expected_version(if_match))
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

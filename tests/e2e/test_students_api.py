@@ -27,6 +27,11 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
+def current(student: dict[str, Any]) -> dict[str, str]:
+    """The If-Match header for the student as last read."""
+    return {"if-match": f'"{student["version"]}"'}
+
+
 async def count(client: httpx.AsyncClient) -> int:
     return len((await client.get("/students", params={"limit": 200})).json()["items"])
 
@@ -122,6 +127,7 @@ async def test_replace(client: httpx.AsyncClient) -> None:
     student = await create(client)
     response = await client.put(
         f"/students/{student['id']}",
+        headers=current(student),
         json={
             "name": "Grace Hopper",
             "email": "grace@example.org",
@@ -142,13 +148,15 @@ async def test_replace(client: httpx.AsyncClient) -> None:
 
 async def test_replace_needs_every_field(client: httpx.AsyncClient) -> None:
     student = await create(client)
-    body = assert_problem(await client.put(f"/students/{student['id']}", json={"name": "X"}), 422)
+    body = assert_problem(
+        await client.put(f"/students/{student['id']}", json={"name": "X"}, headers=current(student)), 422
+    )
     assert {e["field"] for e in body["errors"]} == {"email", "department", "cgpa"}
 
 
 async def test_patch_changes_only_given_fields(client: httpx.AsyncClient) -> None:
     student = await create(client)
-    response = await client.patch(f"/students/{student['id']}", json={"cgpa": 9.25})
+    response = await client.patch(f"/students/{student['id']}", json={"cgpa": 9.25}, headers=current(student))
     assert response.status_code == 200
     assert response.json()["cgpa"] == 9.25
     assert response.json()["name"] == student["name"]
@@ -160,7 +168,7 @@ async def test_patch_accepts_merge_patch_media_type(client: httpx.AsyncClient) -
     response = await client.patch(
         f"/students/{student['id']}",
         content=b'{"name": "Countess"}',
-        headers={"content-type": "application/merge-patch+json"},
+        headers={"content-type": "application/merge-patch+json", **current(student)},
     )
     assert response.status_code == 200
     assert response.json()["name"] == "Countess"
@@ -168,7 +176,9 @@ async def test_patch_accepts_merge_patch_media_type(client: httpx.AsyncClient) -
 
 async def test_patch_null_on_a_required_field_is_422(client: httpx.AsyncClient) -> None:
     student = await create(client)
-    body = assert_problem(await client.patch(f"/students/{student['id']}", json={"name": None}), 422)
+    body = assert_problem(
+        await client.patch(f"/students/{student['id']}", json={"name": None}, headers=current(student)), 422
+    )
     assert body["errors"][0]["field"] == "name"
     assert (await client.get(f"/students/{student['id']}")).json() == student
 
@@ -176,16 +186,21 @@ async def test_patch_null_on_a_required_field_is_422(client: httpx.AsyncClient) 
 async def test_patch_to_taken_email_is_409(client: httpx.AsyncClient) -> None:
     await create(client, email="one@example.org")
     other = await create(client, email="two@example.org")
-    assert_problem(await client.patch(f"/students/{other['id']}", json={"email": "one@example.org"}), 409)
+    assert_problem(
+        await client.patch(
+            f"/students/{other['id']}", json={"email": "one@example.org"}, headers=current(other)
+        ),
+        409,
+    )
 
 
 async def test_delete(client: httpx.AsyncClient) -> None:
     student = await create(client)
-    response = await client.delete(f"/students/{student['id']}")
+    response = await client.delete(f"/students/{student['id']}", headers=current(student))
     assert response.status_code == 204
     assert response.content == b""
     assert_problem(await client.get(f"/students/{student['id']}"), 404)
-    assert_problem(await client.delete(f"/students/{student['id']}"), 404)
+    assert_problem(await client.delete(f"/students/{student['id']}", headers=current(student)), 404)
 
 
 async def test_list_pages_with_cursor(client: httpx.AsyncClient) -> None:
@@ -219,3 +234,30 @@ async def test_bad_list_parameters_are_422(client: httpx.AsyncClient, params: di
 
 async def test_health(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_link_header_points_to_the_next_page_with_the_same_filters(client: httpx.AsyncClient) -> None:
+    for i in range(3):
+        await create(client, email=f"s{i}@example.org", name=f"Grace {i}", department="EE")
+    await create(client, email="other@example.org", department="CS")
+    params = {"limit": 2, "department": "EE", "q": "grace", "sort": "-name"}
+    first = await client.get("/students", params=params)
+    link = first.headers["link"]
+    assert link.endswith('>; rel="next"')
+    next_url = httpx.URL(link[1 : link.index(">")])
+    assert next_url.params["department"] == "EE"
+    assert next_url.params["q"] == "grace"
+    assert next_url.params["sort"] == "-name"
+    assert next_url.params["cursor"] == first.json()["next_cursor"]
+    last = await client.get(next_url.path, params=next_url.params)
+    assert [s["name"] for s in last.json()["items"]] == ["Grace 0"]
+    assert last.json()["next_cursor"] is None
+    assert "link" not in last.headers
+
+
+async def test_cursor_from_another_sort_is_422(client: httpx.AsyncClient) -> None:
+    for i in range(3):
+        await create(client, email=f"s{i}@example.org")
+    cursor = (await client.get("/students", params={"limit": 1, "sort": "name"})).json()["next_cursor"]
+    response = await client.get("/students", params={"cursor": cursor, "sort": "cgpa"})
+    assert assert_problem(response, 422)["errors"][0]["field"] == "cursor"

@@ -64,4 +64,5 @@ async def throw_away_database(backend: str) -> AsyncIterator[ThrowAwayDatabase]:
 
 async def clear_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
+        await connection.execute(sa.text("DELETE FROM idempotency_keys"))
         await connection.execute(sa.text("DELETE FROM students"))

@@ -50,7 +50,8 @@ class Service:
         department: str = "cs",
         cgpa: str = "8.5",
     ) -> Student:
-        return await self.register.execute(RegisterStudentCommand(name, email, department, cgpa))
+        registration = await self.register.execute(RegisterStudentCommand(name, email, department, cgpa))
+        return registration.student
 
 
 @pytest.fixture

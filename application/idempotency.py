@@ -1,0 +1,116 @@
+"""Idempotent registration: what is remembered about a request key, and the port that stores it.
+
+A client that retries a POST with the same ``Idempotency-Key`` must get the first answer again
+rather than a second student. The record of that first answer is written in the same transaction
+as the student, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from domain.student import Student
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyPolicy:
+    # How long a completed key is replayed before it may be used afresh (and is purged).
+    ttl: timedelta = timedelta(hours=24)
+    # A claim older than this whose request never finished (a crashed process) may be taken over.
+    abandon_after: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A client's key, scoped to the caller so that two callers can never collide."""
+
+    caller: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    caller: str
+    key: str
+    fingerprint: str
+    created_at: datetime
+    expires_at: datetime
+    # Both set once the request has completed; until then the key is "in flight".
+    student_id: UUID | None = None
+    snapshot: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.snapshot is not None
+
+
+class IdempotencyStore(ABC):
+    """Keeps idempotency records. Like every repository it never commits."""
+
+    @abstractmethod
+    async def get(self, caller: str, key: str) -> IdempotencyRecord | None: ...
+
+    @abstractmethod
+    async def claim(self, record: IdempotencyRecord) -> None:
+        """Insert an in-flight record; raises ``IdempotencyKeyInFlight`` if the key already exists."""
+
+    @abstractmethod
+    async def take_over(self, record: IdempotencyRecord, *, previous_created_at: datetime) -> None:
+        """Replace an expired or abandoned record, only if it is still the one that was read.
+
+        Raises ``IdempotencyKeyInFlight`` when another request took it first.
+        """
+
+    @abstractmethod
+    async def complete(self, caller: str, key: str, *, student_id: UUID, snapshot: str) -> None: ...
+
+    @abstractmethod
+    async def release(self, caller: str, key: str, *, created_at: datetime) -> None:
+        """Forget an in-flight claim whose request failed, so a retry runs it again."""
+
+    @abstractmethod
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete every record that expired before ``now``; returns how many."""
+
+
+def fingerprint(*values: str | Decimal | int) -> str:
+    """A digest of the request's content: the same key with other content is refused."""
+    canonical = json.dumps([str(v) for v in values], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def snapshot_of(student: Student) -> str:
+    return json.dumps(
+        {
+            "id": str(student.id),
+            "name": student.name,
+            "email": student.email,
+            "department": student.department,
+            "cgpa": str(student.cgpa),
+            "created_at": student.created_at.isoformat(),
+            "updated_at": student.updated_at.isoformat(),
+            "version": student.version,
+        }
+    )
+
+
+def student_from_snapshot(snapshot: str) -> Student:
+    data = json.loads(snapshot)
+    return Student(
+        id=UUID(data["id"]),
+        name=data["name"],
+        email=data["email"],
+        department=data["department"],
+        cgpa=Decimal(data["cgpa"]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        version=int(data["version"]),
+    )

@@ -1,0 +1,124 @@
+"""ETag, If-None-Match, If-Match: optimistic concurrency as a client sees it, on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_students_api import assert_problem, create
+
+
+async def test_every_student_response_carries_its_etag(client: httpx.AsyncClient) -> None:
+    created = await client.post(
+        "/students", json={"name": "A", "email": "a@example.org", "department": "CS", "cgpa": 7}
+    )
+    student = created.json()
+    assert created.headers["etag"] == '"1"'
+    assert (await client.get(f"/students/{student['id']}")).headers["etag"] == '"1"'
+    patched = await client.patch(f"/students/{student['id']}", json={"cgpa": 8}, headers={"if-match": '"1"'})
+    assert patched.headers["etag"] == '"2"'
+
+
+@pytest.mark.parametrize("tag", ['"1"', 'W/"1"', '"7", "1"', "*"])
+async def test_if_none_match_with_current_tag_is_304(client: httpx.AsyncClient, tag: str) -> None:
+    student = await create(client)
+    response = await client.get(f"/students/{student['id']}", headers={"if-none-match": tag})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == '"1"'
+
+
+async def test_if_none_match_with_old_tag_is_200(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    await client.patch(f"/students/{student['id']}", json={"name": "New"}, headers={"if-match": '"1"'})
+    response = await client.get(f"/students/{student['id']}", headers={"if-none-match": '"1"'})
+    assert response.status_code == 200
+    assert response.json()["name"] == "New"
+
+
+WRITES: dict[str, dict[str, Any] | None] = {
+    "PUT": {"name": "X", "email": "x@example.org", "department": "EE", "cgpa": 1},
+    "PATCH": {"name": "X"},
+    "DELETE": None,
+}
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_write_without_if_match_is_428_and_changes_nothing(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    student = await create(client)
+    body = WRITES[method]
+    response = await client.request(method, f"/students/{student['id']}", json=body)
+    assert assert_problem(response, 428)["type"] == "/problems/precondition-required"
+    assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("tag", ['"2"', 'W/"1"', '"abc"'])
+async def test_write_with_stale_tag_is_412_and_changes_nothing(
+    client: httpx.AsyncClient, method: str, tag: str
+) -> None:
+    student = await create(client)
+    body = WRITES[method]
+    response = await client.request(
+        method, f"/students/{student['id']}", json=body, headers={"if-match": tag}
+    )
+    assert assert_problem(response, 412)["type"] == "/problems/stale-version"
+    assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
+async def test_a_second_writer_with_the_same_tag_loses(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    first = await client.patch(
+        f"/students/{student['id']}", json={"name": "First"}, headers={"if-match": '"1"'}
+    )
+    second = await client.patch(
+        f"/students/{student['id']}", json={"name": "Second"}, headers={"if-match": '"1"'}
+    )
+    assert first.status_code == 200
+    assert_problem(second, 412)
+    assert (await client.get(f"/students/{student['id']}")).json()["name"] == "First"
+
+
+async def test_if_match_star_writes_whatever_the_version(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    response = await client.patch(
+        f"/students/{student['id']}", json={"name": "Any"}, headers={"if-match": "*"}
+    )
+    assert response.status_code == 200
+
+
+async def test_if_match_with_several_tags_is_400(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    response = await client.patch(
+        f"/students/{student['id']}", json={"name": "Any"}, headers={"if-match": '"1", "2"'}
+    )
+    assert_problem(response, 400)
+
+
+async def test_missing_student_is_404_even_with_if_match(client: httpx.AsyncClient) -> None:
+    response = await client.delete(
+        "/students/01a20376-32e4-73a0-b31a-8898a30fe5b8", headers={"if-match": '"1"'}
+    )
+    assert_problem(response, 404)
+
+
+# On PostgreSQL, where 50 writers really race over a pool of connections.
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_fifty_concurrent_patches_with_one_tag_give_one_winner(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+
+    async def patch(i: int) -> int:
+        response = await client.patch(
+            f"/students/{student['id']}", json={"name": f"Writer {i}"}, headers={"if-match": '"1"'}
+        )
+        return response.status_code
+
+    statuses = await asyncio.gather(*(patch(i) for i in range(50)))
+    assert sorted(statuses) == [200] + [412] * 49
+    final = (await client.get(f"/students/{student['id']}")).json()
+    assert final["version"] == 2
