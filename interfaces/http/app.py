@@ -41,6 +41,9 @@ def create_app(container: Container | None = None) -> FastAPI:
         version="0.1.0",
         summary="Student records: name, email, department and CGPA, kept in a relational database.",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry hooks look up the global providers on every request even
+        # when nothing is configured; this service reports through its own logs and metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     install_problem_handlers(app)

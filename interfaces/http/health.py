@@ -5,12 +5,13 @@
 
 from typing import Annotated
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from infrastructure.sqlalchemy.health import DatabaseProbe, DatabaseUnavailable
 from interfaces.container import Container
+from interfaces.http.injection import Provide
 from interfaces.http.problems import problem
 from interfaces.http.rendering import JsonResponse
 from interfaces.http.schemas import problem_responses

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from starlette.responses import Response
 
@@ -29,6 +29,7 @@ from application.use_cases import (
 from domain.student import Student
 from interfaces.container import Container
 from interfaces.http.conditional import etag_of, expected_version, matches_none
+from interfaces.http.injection import Provide
 from interfaces.http.media import require_json, require_merge_patch
 from interfaces.http.openapi import ETAG, LINK, LOCATION, REPLAYED
 from interfaces.http.rendering import JsonResponse, student_document
