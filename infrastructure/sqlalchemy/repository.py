@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from application.listing import SortKey, SortValue, StudentFilter, StudentQuery
+from application.listing import SortKey, StudentQuery
 from application.ports import StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
@@ -91,15 +92,17 @@ class SqlAlchemyStudentRepository(StudentRepository):
         return Student(*row) if row is not None else None
 
     async def list(self, query: StudentQuery) -> list[Student]:
-        order = query.order
-        statement = _SELECT.where(*_filter_conditions(query.filter))
-        if query.after is not None:
-            statement = statement.where(_after(order, query.after, row_values=self._row_values_compare))
-        statement = statement.order_by(
-            *(_column(k).desc() if k.descending else _column(k) for k in order)
-        ).limit(query.limit)
-        result = await self._connection.execute(statement)
-        return [Student(*row) for row in result]
+        statement = _list_statement(
+            query.order,
+            department=query.filter.department is not None,
+            cgpa_min=query.filter.cgpa_min is not None,
+            cgpa_max=query.filter.cgpa_max is not None,
+            name=bool(query.filter.name_contains),
+            after=query.after is not None,
+            row_values=self._row_values_compare,
+        )
+        result = await self._connection.execute(statement, _list_parameters(query))
+        return [Student(*row) for row in result.all()]
 
     async def update(self, student: Student, *, expected_version: int) -> None:
         try:
@@ -139,21 +142,59 @@ def _column(key: SortKey) -> sa.ColumnElement[Any]:
     return students.c[key.field.value]
 
 
-def _filter_conditions(filter: StudentFilter) -> list[sa.ColumnElement[bool]]:
+# Every list request of one shape (which filters, which order, first page or not) runs the same
+# statement with different values. Building it once per shape spares SQLAlchemy re-constructing
+# the clauses and their cache key on every request.
+@lru_cache(maxsize=512)
+def _list_statement(
+    order: tuple[SortKey, ...],
+    *,
+    department: bool,
+    cgpa_min: bool,
+    cgpa_max: bool,
+    name: bool,
+    after: bool,
+    row_values: bool,
+) -> sa.Select[Any]:
     conditions: list[sa.ColumnElement[bool]] = []
+    if department:
+        conditions.append(students.c.department == sa.bindparam("department"))
+    if cgpa_min:
+        conditions.append(students.c.cgpa >= sa.bindparam("cgpa_min"))
+    if cgpa_max:
+        conditions.append(students.c.cgpa <= sa.bindparam("cgpa_max"))
+    if name:
+        conditions.append(students.c.name_folded.like(sa.bindparam("name_pattern"), escape="/"))
+    if after:
+        position = tuple(sa.bindparam(f"after_{i}", type_=_column(key).type) for i, key in enumerate(order))
+        conditions.append(_after(order, position, row_values=row_values))
+    ordering = [_column(key).desc() if key.descending else _column(key) for key in order]
+    return _SELECT.where(*conditions).order_by(*ordering).limit(sa.bindparam("page_limit", type_=sa.Integer))
+
+
+def _list_parameters(query: StudentQuery) -> dict[str, Any]:
+    filter = query.filter
+    parameters: dict[str, Any] = {"page_limit": query.limit}
     if filter.department is not None:
-        conditions.append(students.c.department == filter.department)
+        parameters["department"] = filter.department
     if filter.cgpa_min is not None:
-        conditions.append(students.c.cgpa >= filter.cgpa_min)
+        parameters["cgpa_min"] = filter.cgpa_min
     if filter.cgpa_max is not None:
-        conditions.append(students.c.cgpa <= filter.cgpa_max)
+        parameters["cgpa_max"] = filter.cgpa_max
     if filter.name_contains:
-        conditions.append(students.c.name_folded.contains(filter.name_contains.casefold(), autoescape=True))
-    return conditions
+        parameters["name_pattern"] = f"%{_escape_like(filter.name_contains.casefold())}%"
+    if query.after is not None:
+        parameters.update({f"after_{i}": value for i, value in enumerate(query.after)})
+    return parameters
+
+
+def _escape_like(text: str) -> str:
+    """Make ``%`` and ``_`` in a client's search literal (``/`` is the escape character)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def _after(
-    order: tuple[SortKey, ...], position: tuple[SortValue, ...], *, row_values: bool
+    order: tuple[SortKey, ...], position: tuple[sa.BindParameter[Any], ...], *, row_values: bool
 ) -> sa.ColumnElement[bool]:
     """Rows strictly after ``position`` in ``order``, in a form the composite index can seek.
 
@@ -164,10 +205,7 @@ def _after(
     """
     columns = [_column(key) for key in order]
     if row_values and len({key.descending for key in order}) == 1:
-        left, right = (
-            sa.tuple_(*columns),
-            sa.tuple_(*(sa.literal(v, c.type) for c, v in zip(columns, position, strict=True))),
-        )
+        left, right = sa.tuple_(*columns), sa.tuple_(*position)
         return left < right if order[0].descending else left > right
     alternatives = []
     for i, key in enumerate(order):

@@ -248,6 +248,7 @@ async def test_cgpa_bounds_are_inclusive(uow_factory: UowFactory) -> None:
     [
         ("100%", {"Rate 100% Sure"}),
         ("a_b", {"Has a_b inside"}),
+        ("x/y", {"Slash x/y name"}),
         ("ÉMILE", {"Émile Zola"}),
         ("zola", {"Émile Zola"}),
     ],
@@ -255,7 +256,8 @@ async def test_cgpa_bounds_are_inclusive(uow_factory: UowFactory) -> None:
 async def test_name_search_is_case_insensitive_and_literal(
     uow_factory: UowFactory, needle: str, expected: set[str]
 ) -> None:
-    names = ["Rate 100% Sure", "Rate 1000 Sure", "Has a_b inside", "Has axb inside", "Émile Zola"]
+    names = ["Rate 100% Sure", "Rate 1000 Sure", "Has a_b inside", "Has axb inside", "Émile Zola",
+             "Slash x/y name", "Slash xy name"]  # fmt: skip
     await _store(uow_factory, *(a_student(name=n) for n in names))
     query = StudentQuery(filter=StudentFilter(name_contains=needle), limit=10)
     assert {s.name for s in await _all(uow_factory, query)} == expected
