@@ -4,8 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from application.ports import Clock, UnitOfWork
-from application.use_cases._revision import revise_student
+from application.use_cases._revision import StudentRevision
 from domain.student import Student
 
 
@@ -21,21 +20,8 @@ class UpdateStudentCommand:
     expected_version: int | None = None
 
 
-class UpdateStudent:
+class UpdateStudent(StudentRevision):
     """Change some fields of a student (HTTP PATCH)."""
 
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
     async def execute(self, command: UpdateStudentCommand) -> Student:
-        return await revise_student(
-            self._uow,
-            command.student_id,
-            expected_version=command.expected_version,
-            now=self._clock.now(),
-            name=command.name,
-            email=command.email,
-            department=command.department,
-            cgpa=command.cgpa,
-        )
+        return await self._revise(command)
