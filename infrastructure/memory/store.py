@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from application.idempotency import IdempotencyRecord
@@ -18,7 +18,3 @@ class InMemoryDatabase:
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     # Commits are applied one at a time, so a check made at commit time holds for the whole apply.
     commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def snapshot(self, student_id: UUID) -> Student | None:
-        student = self.students.get(student_id)
-        return replace(student) if student is not None else None

@@ -10,6 +10,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from interfaces.http.problems import TITLES
+
 Name = Annotated[
     str,
     Field(max_length=200, description="1-100 characters once trimmed", examples=["Ada Lovelace"]),
@@ -105,8 +107,6 @@ class Problem(BaseModel):
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries declaring that each status answers with a problem document."""
-    from interfaces.http.problems import TITLES
-
     return {
         status: {
             "model": Problem,
