@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -261,3 +262,19 @@ async def test_cursor_from_another_sort_is_422(client: httpx.AsyncClient) -> Non
     cursor = (await client.get("/students", params={"limit": 1, "sort": "name"})).json()["next_cursor"]
     response = await client.get("/students", params={"cursor": cursor, "sort": "cgpa"})
     assert assert_problem(response, 422)["errors"][0]["field"] == "cursor"
+
+
+async def test_concurrent_registrations_all_succeed(client: httpx.AsyncClient) -> None:
+    # On SQLite the writers queue for the write lock (BEGIN IMMEDIATE + busy timeout) instead of
+    # failing with "database is locked".
+    responses = await asyncio.gather(
+        *(client.post("/students", json={**ADA, "email": f"c{i}@example.org"}) for i in range(20))
+    )
+    assert [r.status_code for r in responses] == [201] * 20
+    assert await count(client) == 20
+
+
+async def test_concurrent_registrations_of_one_email_create_one_student(client: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(*(client.post("/students", json=ADA) for _ in range(10)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 9
+    assert await count(client) == 1
