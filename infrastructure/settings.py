@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from infrastructure.auth.tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SECRET_BYTES
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./students.db"
 _ASYNC_DRIVERS = {"aiosqlite", "asyncpg", "asyncmy", "aiomysql", "psycopg"}
+# A comma-separated environment variable read as a list (pydantic-settings would expect JSON).
+CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -28,6 +34,22 @@ class Settings(BaseSettings):
     # Idempotency-Key records: how long they are replayed, and how often expired ones are purged.
     idempotency_ttl: int = Field(86400, ge=60, description="seconds")
     idempotency_purge_interval: int = Field(600, ge=0, description="seconds; 0 turns the purge off")
+
+    # "production" refuses to start without a configured, strong key; elsewhere a local
+    # development secret is made on first use (see infrastructure/auth/keys.py).
+    environment: Literal["development", "test", "production"] = "development"
+    auth_secret: SecretStr | None = None
+    auth_algorithms: CommaList = ("HS256",)
+    auth_public_key_file: Path | None = None
+    auth_jwks_file: Path | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_leeway: int = Field(0, ge=0, le=300, description="seconds of clock skew tolerated")
+    dev_secret_file: Path = Path(".dev-secret")
+
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Browser origins allowed to call the API; empty (the default) turns CORS off.
+    cors_origins: CommaList = ()
 
     @property
     def idempotency_ttl_timedelta(self) -> timedelta:
@@ -47,6 +69,48 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("auth_algorithms", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - HMAC_ALGORITHMS - ASYMMETRIC_ALGORITHMS)
+        if unknown or not value:
+            raise ValueError(
+                f"accepts HS256/384/512, RS*, PS*, ES*, EdDSA; not {', '.join(unknown) or 'nothing'}"
+            )
+        if set(value) & HMAC_ALGORITHMS and set(value) & ASYMMETRIC_ALGORITHMS:
+            raise ValueError("name either HMAC (HS*) or public-key algorithms, not both")
+        return value
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_match_algorithms(self) -> Settings:
+        if self.uses_hmac:
+            if self.auth_public_key_file or self.auth_jwks_file:
+                raise ValueError("AUTH_PUBLIC_KEY_FILE / AUTH_JWKS_FILE need public-key AUTH_ALGORITHMS")
+            if self.environment == "production" and self.auth_secret is None:
+                raise ValueError("AUTH_SECRET is required in production (at least 32 random bytes)")
+        elif (self.auth_public_key_file is None) == (self.auth_jwks_file is None):
+            algorithms = ",".join(self.auth_algorithms)
+            raise ValueError(f"{algorithms} needs exactly one of AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE")
+        return self
+
+    @property
+    def uses_hmac(self) -> bool:
+        return set(self.auth_algorithms) <= HMAC_ALGORITHMS
+
 
 class SettingsError(Exception):
     """A setting that cannot be used; its message is one line meant for the operator."""
@@ -56,8 +120,11 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise SettingsError(f"invalid settings: {problems}") from None
+        raise SettingsError(f"invalid settings: {'; '.join(_describe(e) for e in exc.errors())}") from None
+
+
+def _describe(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    name = ".".join(str(part) for part in error["loc"]).upper()
+    # A rule across several settings names them in its message; a field's rule is prefixed with it.
+    return f"{name}: {message}" if name else message

@@ -6,8 +6,19 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
+from infrastructure.auth.keys import (
+    KeyConfigurationError,
+    token_issuer,
+    token_verifier,
+    uses_development_secret,
+)
 from infrastructure.settings import Settings, SettingsError, load_settings
+from interfaces import scopes
+
+# The token `serve` prints for a developer who configured nothing: long enough for a working day.
+_DEVELOPMENT_TOKEN_TTL = timedelta(hours=12)
 
 
 def _migrate(settings: Settings) -> int:
@@ -43,8 +54,40 @@ def _purge(settings: Settings) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.scopes) - set(scopes.ALL))
+    if unknown:
+        print(f"students: unknown scope {', '.join(unknown)}; use {', '.join(scopes.ALL)}", file=sys.stderr)
+        return 2
+    token = token_issuer(settings).mint(args.subject, args.scopes, ttl=timedelta(seconds=args.ttl))
+    print(token)
+    return 0
+
+
+def _development_banner(settings: Settings, host: str, port: int) -> None:
+    """Outside production with no key configured: say so, and hand the developer a token."""
+    token = token_issuer(settings).mint(
+        "local-developer", (scopes.READ, scopes.WRITE), ttl=_DEVELOPMENT_TOKEN_TTL
+    )
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(
+        f"No AUTH_SECRET configured: signing tokens with the development secret in "
+        f"{settings.dev_secret_file} (never use it in production).\n"
+        f"A read+write token, valid for 12 hours (mint others with `students token`):\n\n"
+        f"  export TOKEN={token}\n"
+        f'  curl -H "Authorization: Bearer $TOKEN" http://{shown_host}:{port}/students\n',
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
+
+    # Fail before binding the port if the keys cannot be used; every worker builds the same.
+    token_verifier(settings)
+    if uses_development_secret(settings):
+        _development_banner(settings, args.host, args.port)
 
     uvicorn.run(
         "interfaces.http.app:create_app",
@@ -69,7 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     commands.add_parser("purge-idempotency-keys", help="delete expired Idempotency-Key records now")
+    token = commands.add_parser(
+        "token", help="mint a bearer token from the configured secret; prints only the token"
+    )
+    token.add_argument("scopes", nargs="+", metavar="SCOPE", help=f"any of {', '.join(scopes.ALL)}")
+    token.add_argument("--ttl", type=_positive_int, default=3600, metavar="SECONDS", help="default 3600")
+    token.add_argument("--subject", default="students-cli", help="the caller's name (sub claim)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,11 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"students: {exc}", file=sys.stderr)
         return 2
-    if args.command == "migrate":
-        return _migrate(settings)
-    if args.command == "purge-idempotency-keys":
-        return _purge(settings)
-    return _serve(args)
+    try:
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "purge-idempotency-keys":
+            return _purge(settings)
+        if args.command == "token":
+            return _token(settings, args)
+        return _serve(settings, args)
+    except KeyConfigurationError as exc:
+        print(f"students: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from application.use_cases import (
     UpdateStudent,
 )
 from domain.ids import UuidV7Generator
+from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock
 from infrastructure.settings import load_settings
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
@@ -32,6 +33,9 @@ class Container(containers.DeclarativeContainer):
     # Built once per process; the resource below disposes its pool when the app shuts down.
     engine = providers.Singleton(create_engine, settings=settings)
     engine_lifetime = providers.Resource(dispose_on_shutdown, engine=engine)
+
+    # Built once per process from the configured keys (or the local development secret).
+    token_verifier = providers.Singleton(token_verifier, settings=settings)
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)

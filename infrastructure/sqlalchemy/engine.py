@@ -21,7 +21,13 @@ def _is_sqlite(url: URL) -> bool:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = make_url(settings.database_url)
-    options: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": settings.db_pool_pre_ping}
+    options: dict[str, Any] = {
+        "echo": settings.db_echo,
+        "pool_pre_ping": settings.db_pool_pre_ping,
+        # Statement values (emails, names) never appear in exception messages or echoed SQL, so
+        # they cannot reach a log line.
+        "hide_parameters": True,
+    }
     if _is_sqlite(url):
         if url.database in (None, "", ":memory:"):
             # One shared connection, or every checkout would see its own empty database.

@@ -35,6 +35,8 @@ PROBLEM_JSON = "application/problem+json"
 
 TITLES: dict[int, str] = {
     400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
@@ -73,6 +75,34 @@ class FieldIssue:
     message: str
 
 
+def body_too_large(limit: int) -> str:
+    return f"the request body is larger than the {limit} bytes this service accepts"
+
+
+def problem_response(
+    instance: str,
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: Sequence[FieldIssue] = (),
+    headers: dict[str, str] | None = None,
+) -> ProblemResponse:
+    """A problem document for ``instance`` (the request path); usable before routing, in middleware."""
+    body: dict[str, Any] = {
+        # Relative references, resolved against the service's own URL (RFC 9457 section 3.1.1).
+        "type": f"/problems/{slug}",
+        "title": title or TITLES.get(status) or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        body["errors"] = [{"location": e.location, "field": e.field, "message": e.message} for e in errors]
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
 def problem(
     request: Request,
     status: int,
@@ -83,17 +113,9 @@ def problem(
     errors: Sequence[FieldIssue] = (),
     headers: dict[str, str] | None = None,
 ) -> ProblemResponse:
-    body: dict[str, Any] = {
-        # Relative references, resolved against the service's own URL (RFC 9457 section 3.1.1).
-        "type": f"/problems/{slug}",
-        "title": title or TITLES.get(status) or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-    }
-    if errors:
-        body["errors"] = [{"location": e.location, "field": e.field, "message": e.message} for e in errors]
-    return ProblemResponse(body, status_code=status, headers=headers)
+    return problem_response(
+        request.url.path, status, slug, detail, title=title, errors=errors, headers=headers
+    )
 
 
 # Domain and application errors -> (status, problem type slug). One table, one place.
@@ -154,16 +176,13 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
             message = "is not a known field"
         issues.append(FieldIssue(location, field, message))
     if malformed:
-        return problem(
-            request,
-            422,
-            "malformed-json",
-            "the request body is not valid JSON",
-            title="Malformed JSON",
-            errors=issues,
-        )
+        return _malformed_json(request, "the request body is not valid JSON", issues)
     detail = "; ".join(f"{i.field or i.location}: {i.message}" for i in issues)
     return problem(request, 422, "validation-error", detail, errors=issues)
+
+
+def _malformed_json(request: Request, detail: str, issues: Sequence[FieldIssue] = ()) -> Response:
+    return problem(request, 422, "malformed-json", detail, title="Malformed JSON", errors=issues)
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:

@@ -41,6 +41,7 @@ from interfaces.http.schemas import (
     StudentReplace,
     problem_responses,
 )
+from interfaces.http.security import READ_ACCESS, WRITE_ACCESS, Writer
 
 router = APIRouter(prefix="/students", tags=["students"])
 
@@ -51,18 +52,16 @@ IfMatch = Annotated[
         "Without it: 428; if the student has changed since: 412.",
     ),
 ]
-ANONYMOUS = "anonymous"
+# Every operation can be refused for the caller's token: 401 without a valid one, 403 without the scope.
+_AUTH = (401, 403)
+# Operations with a body: 413 when it is larger than MAX_BODY_BYTES.
+_BODY = (*_AUTH, 413)
 
 
 def _student_response(student: Student, status_code: int = 200, **headers: str) -> Response:
     return JsonResponse(
         student_document(student), status_code=status_code, headers={"ETag": etag_of(student), **headers}
     )
-
-
-def _caller(request: Request) -> str:
-    # Set by authentication when it is on; every unauthenticated caller shares one key space.
-    return str(getattr(request.state, "subject", None) or ANONYMOUS)
 
 
 @router.post(
@@ -76,12 +75,13 @@ def _caller(request: Request) -> str:
             "description": "Registered (or, on a replay, registered earlier)",
             "headers": LOCATION | ETAG | REPLAYED,
         },
-        **problem_responses(409, 415, 422, 500),
+        **problem_responses(*_BODY, 409, 415, 422, 500),
     },
-    dependencies=[Depends(require_json)],
+    dependencies=[WRITE_ACCESS, Depends(require_json)],
 )
 @inject
 async def register_student(
+    caller: Writer,
     body: StudentCreate,
     request: Request,
     use_case: Annotated[RegisterStudent, Depends(Provide[Container.register_student])],
@@ -96,7 +96,8 @@ async def register_student(
         ),
     ] = None,
 ) -> Response:
-    key = IdempotencyKey(_caller(request), idempotency_key) if idempotency_key is not None else None
+    # Keys are scoped to the caller: two callers can never replay each other's answers.
+    key = IdempotencyKey(caller.subject, idempotency_key) if idempotency_key is not None else None
     registration = await use_case.execute(
         RegisterStudentCommand(
             name=body.name,
@@ -118,7 +119,8 @@ async def register_student(
     operation_id="list_students",
     summary="List students, one page at a time",
     response_model=StudentPageRead,
-    responses={200: {"headers": LINK}, **problem_responses(422, 500)},
+    responses={200: {"headers": LINK}, **problem_responses(*_AUTH, 422, 500)},
+    dependencies=[READ_ACCESS],
 )
 @inject
 async def list_students(
@@ -173,8 +175,9 @@ async def list_students(
     responses={
         200: {"headers": ETAG},
         304: {"description": "Not modified: If-None-Match names the current ETag", "headers": ETAG},
-        **problem_responses(404, 422, 500),
+        **problem_responses(*_AUTH, 404, 422, 500),
     },
+    dependencies=[READ_ACCESS],
 )
 @inject
 async def get_student(
@@ -193,8 +196,8 @@ async def get_student(
     operation_id="replace_student",
     summary="Replace a student's fields",
     response_model=StudentRead,
-    responses={200: {"headers": ETAG}, **problem_responses(400, 404, 409, 412, 415, 422, 428, 500)},
-    dependencies=[Depends(require_json)],
+    responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
+    dependencies=[WRITE_ACCESS, Depends(require_json)],
 )
 @inject
 async def replace_student(
@@ -221,8 +224,8 @@ async def replace_student(
     operation_id="update_student",
     summary="Change some of a student's fields (JSON merge patch, RFC 7396)",
     response_model=StudentRead,
-    responses={200: {"headers": ETAG}, **problem_responses(400, 404, 409, 412, 415, 422, 428, 500)},
-    dependencies=[Depends(require_merge_patch)],
+    responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
+    dependencies=[WRITE_ACCESS, Depends(require_merge_patch)],
     openapi_extra={
         "requestBody": {
             "content": {
@@ -257,7 +260,8 @@ async def update_student(
     summary="Remove a student",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(400, 404, 412, 422, 428, 500),
+    responses=problem_responses(*_AUTH, 400, 404, 412, 422, 428, 500),
+    dependencies=[WRITE_ACCESS],
 )
 @inject
 async def remove_student(

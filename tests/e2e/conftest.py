@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from dependency_injector import providers
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
 from interfaces.container import Container
 from interfaces.http.app import create_app
+from tests.support.auth import bearer, settings_for_tests
 
 
 @pytest.fixture
 def container(empty_engine: AsyncEngine | None, memory_database: InMemoryDatabase) -> Container:
     container = Container()
+    container.settings.override(providers.Object(settings_for_tests()))
     if empty_engine is None:
         memory = providers.Factory(InMemoryUnitOfWork, database=memory_database)
         container.unit_of_work.override(memory)
@@ -29,9 +32,25 @@ def container(empty_engine: AsyncEngine | None, memory_database: InMemoryDatabas
 
 
 @pytest.fixture
-async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(container)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+def app(container: Container) -> Iterator[FastAPI]:
+    yield create_app(container)
     container.unwire()
+
+
+def _client(app: FastAPI, headers: dict[str, str]) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends no credentials: each request names its own."""
+    async with _client(app, {}) as client:
+        yield client
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose token grants every scope, on every request."""
+    async with _client(app, bearer()) as client:
+        yield client

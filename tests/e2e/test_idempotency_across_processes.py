@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 
 import httpx
@@ -11,20 +10,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.test_real_server import STUDENTS, _free_port, serving
+from tests.e2e.test_real_server import STUDENTS, _free_port, server_environment, serving
+from tests.support.auth import bearer
 from tests.support.databases import throw_away_database
 
 
 @pytest.mark.slow
 async def test_one_key_two_processes_one_student() -> None:
     async with throw_away_database("postgres") as database:
-        env = {**os.environ, "DATABASE_URL": database.url}
+        env = server_environment(DATABASE_URL=database.url)
         migrate = await asyncio.to_thread(
             subprocess.run, [STUDENTS, "migrate"], env=env, capture_output=True, text=True
         )
         assert migrate.returncode == 0, migrate.stderr
         body = {"name": "Ada", "email": "ada@example.org", "department": "CS", "cgpa": 9}
-        headers = {"idempotency-key": "the-same-key"}
+        headers = {"idempotency-key": "the-same-key", **bearer()}
 
         with serving(env, _free_port()) as one, serving(env, _free_port()) as two:
             async with httpx.AsyncClient(timeout=10) as client:

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.auth import SECRET, bearer
+
 STUDENTS = shutil.which("students") or str(Path(sys.executable).with_name("students"))
 
 
@@ -23,6 +25,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def server_environment(**variables: str) -> dict[str, str]:
+    """The environment of a `students` process: the tests' own secret, never a .dev-secret file."""
+    return {**os.environ, "AUTH_SECRET": SECRET, "ENVIRONMENT": "test", **variables}
 
 
 @contextmanager
@@ -58,7 +65,7 @@ def serving(env: dict[str, str], port: int) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_student_survives_a_restart(tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'students.db'}"}
+    env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}")
     migrate = subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True, text=True)
     assert migrate.returncode == 0, migrate.stderr
     port = _free_port()
@@ -67,11 +74,12 @@ def test_student_survives_a_restart(tmp_path: Path) -> None:
         created = httpx.post(
             f"{base}/students",
             json={"name": "Ada", "email": "ada@example.org", "department": "CS", "cgpa": 9},
+            headers=bearer(),
         )
         assert created.status_code == 201
 
     with serving(env, port):
-        fetched = httpx.get(created.headers["location"])
+        fetched = httpx.get(created.headers["location"], headers=bearer())
         assert fetched.status_code == 200
         assert fetched.json() == created.json()
 

@@ -6,10 +6,12 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+from dependency_injector import providers
 from fastapi.routing import APIRoute
 
 from interfaces.container import Container
 from interfaces.http.app import create_app
+from tests.support.auth import settings_for_tests
 
 
 def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
@@ -31,6 +33,7 @@ def _calls(dependant: Any) -> Iterator[Any]:
 def test_no_dependency_runs_in_a_worker_thread() -> None:
     # FastAPI runs a synchronous dependency in a thread pool: a thread hop on every request.
     container = Container()
+    container.settings.override(providers.Object(settings_for_tests()))
     try:
         app = create_app(container)
         sync = {

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from dependency_injector import providers
 from pydantic import ValidationError
 
 from interfaces.container import Container
 from interfaces.http.app import create_app
 from interfaces.http.schemas import StudentPatch
+from tests.support.auth import settings_for_tests
 
 
 def test_patch_leaves_omitted_fields_unset() -> None:
@@ -31,6 +33,7 @@ def test_patch_refuses_unknown_fields() -> None:
 @pytest.fixture(scope="module")
 def openapi() -> dict:
     container = Container()
+    container.settings.override(providers.Object(settings_for_tests()))
     try:
         return create_app(container).openapi()
     finally:

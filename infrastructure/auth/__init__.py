@@ -1,0 +1,1 @@
+"""Authentication adapters: bearer tokens (JWT) and where their keys come from."""

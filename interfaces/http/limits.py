@@ -1,0 +1,71 @@
+"""Request size limits (OWASP API4): refuse what is too large before doing any work for it."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from interfaces.http.problems import body_too_large, problem_response
+
+
+class BodySizeLimit:
+    """Answers 413 problem+json to a request body over ``limit`` bytes, never reading it whole.
+
+    A body that announces its length is judged by ``Content-Length`` before anything else runs
+    (the server already holds the body to that length). A chunked body is counted as it arrives:
+    at the first byte too many the application is told the client went away, so it stops
+    reading, and whatever it would have answered is replaced by the 413.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self._limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) <= self._limit:
+                    break
+                await self._refuse(scope, receive, send)
+                return
+            if name == b"transfer-encoding":
+                chunked = True
+        if not chunked:
+            await self.app(scope, receive, send)
+            return
+        await self._counting(scope, receive, send)
+
+    async def _counting(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = 0
+        exceeded = responded = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._limit:
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal responded
+            if exceeded:
+                if not responded:
+                    responded = True
+                    await self._refuse(scope, receive, send)
+                return
+            responded = responded or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)
+        if exceeded and not responded:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(scope["path"], 413, "content-too-large", body_too_large(self._limit))
+        await response(scope, receive, send)

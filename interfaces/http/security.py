@@ -1,0 +1,171 @@
+"""Who may call what: bearer-token authentication, scope checks, and protective response headers.
+
+Authentication is a pure ASGI middleware so that a request without a valid token is refused
+before its body is read or parsed, and so that every later layer (routes, the access log) sees
+the verified caller. Authorisation is a route dependency: each operation names the scope it
+needs, which also declares it in the OpenAPI document (the Authorize button of /docs).
+"""
+
+# No "from __future__ import annotations" here: FastAPI reads the Annotated dependency markers
+# from the live signatures below.
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from infrastructure.auth.tokens import Principal, TokenRejected, TokenVerifier
+from interfaces.http.problems import HttpProblem, problem_response
+from interfaces.scopes import ADMIN, READ, WRITE
+
+__all__ = [
+    "ADMIN",
+    "READ",
+    "READ_ACCESS",
+    "WRITE",
+    "WRITE_ACCESS",
+    "BearerAuthentication",
+    "ProtectiveHeaders",
+    "Writer",
+]
+
+# Where the middleware leaves the verified caller in the ASGI scope.
+PRINCIPAL_KEY = "students.principal"
+_REALM = 'Bearer realm="students"'
+
+
+def _challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
+    """An RFC 6750 ``WWW-Authenticate`` value."""
+    parts = [_REALM]
+    if error is not None:
+        parts.append(f'error="{error}"')
+    if description is not None:
+        parts.append(f'error_description="{description}"')
+    if scope is not None:
+        parts.append(f'scope="{scope}"')
+    return ", ".join(parts)
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header; ``None`` when there is none."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+class BearerAuthentication:
+    """Verifies the bearer token of every request except those to ``public_paths``."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, public_paths: Iterable[str]) -> None:
+        self.app = app
+        self._verifier = verifier
+        self._public = frozenset(public_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._public:
+            await self.app(scope, receive, send)
+            return
+        token = _bearer_token(scope)
+        if token is None:
+            response = problem_response(
+                scope["path"],
+                401,
+                "missing-token",
+                "this request needs an Authorization: Bearer <token> header",
+                headers={"WWW-Authenticate": _challenge()},
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            principal = self._verifier.verify(token)
+        except TokenRejected as exc:
+            response = problem_response(
+                scope["path"],
+                401,
+                "invalid-token",
+                str(exc),
+                headers={"WWW-Authenticate": _challenge("invalid_token", str(exc))},
+            )
+            await response(scope, receive, send)
+            return
+        scope[PRINCIPAL_KEY] = principal
+        await self.app(scope, receive, send)
+
+
+class _BearerScheme(SecurityBase):
+    """Declares the bearer scheme in OpenAPI and hands routes the caller the middleware verified."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            bearerFormat="JWT",
+            description="A JWT whose `scope` claim grants students:read, students:write or "
+            "students:admin. Locally, `students token students:read students:write` mints one.",
+        )
+        self.scheme_name = "bearerAuth"
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = request.scope.get(PRINCIPAL_KEY)
+        if not isinstance(principal, Principal):
+            # Only reachable if the middleware is missing from the stack: fail closed.
+            raise HttpProblem(
+                401, "missing-token", "authentication is required", {"WWW-Authenticate": _REALM}
+            )
+        return principal
+
+
+_bearer = _BearerScheme()
+
+
+async def _authorised(
+    required: SecurityScopes, principal: Annotated[Principal, Depends(_bearer)]
+) -> Principal:
+    missing = [scope for scope in required.scopes if scope not in principal.scopes]
+    if missing:
+        raise HttpProblem(
+            403,
+            "insufficient-scope",
+            f"this request needs the scope {' '.join(missing)}, which the token does not grant",
+            {"WWW-Authenticate": _challenge("insufficient_scope", scope=" ".join(required.scopes))},
+        )
+    return principal
+
+
+# Route dependencies, listed first in ``dependencies=[...]`` so that 403 comes before 415 or 422.
+READ_ACCESS = Security(_authorised, scopes=[READ])
+WRITE_ACCESS = Security(_authorised, scopes=[WRITE])
+# The same check as a parameter, for a route that needs to know who the caller is (resolved once).
+Writer = Annotated[Principal, WRITE_ACCESS]
+
+
+class ProtectiveHeaders:
+    """``nosniff`` on every response; ``no-store`` on everything under ``private_prefix``.
+
+    Student records are personal data: no shared or browser cache may keep a copy.
+    """
+
+    def __init__(self, app: ASGIApp, private_prefix: str) -> None:
+        self.app = app
+        self._private_prefix = private_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [(b"x-content-type-options", b"nosniff")]
+        if scope["path"].startswith(self._private_prefix):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,120 @@
+"""Where keys come from, which configurations are refused, and the scope check of each route."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.security import SecurityScopes
+
+from infrastructure.auth.keys import KeyConfigurationError, signing_secret, token_issuer, token_verifier
+from infrastructure.auth.tokens import Principal
+from infrastructure.settings import Settings, SettingsError, load_settings
+from interfaces.http.problems import HttpProblem
+from interfaces.http.security import _authorised
+from interfaces.scopes import READ, WRITE
+
+
+def settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(**({"dev_secret_file": tmp_path / ".dev-secret"} | values))
+
+
+def test_development_secret_is_made_once_private_and_reused(tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    first = signing_secret(config)
+    path = tmp_path / ".dev-secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) >= 32
+    assert signing_secret(config) == first
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_processes_starting_together_share_one_development_secret(tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: signing_secret(config), range(16)))
+    assert len(secrets) == 1
+
+
+def test_a_truncated_development_secret_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".dev-secret").write_text("short\n")
+    with pytest.raises(KeyConfigurationError, match="delete it"):
+        signing_secret(settings(tmp_path))
+
+
+def test_a_configured_secret_wins_and_no_file_is_written(tmp_path: Path) -> None:
+    config = settings(tmp_path, auth_secret="c" * 32)
+    assert signing_secret(config) == b"c" * 32
+    assert not (tmp_path / ".dev-secret").exists()
+
+
+def test_production_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="AUTH_SECRET is required in production"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"AUTH_SECRET": "x" * 31}, "AUTH_SECRET: must be at least 32 bytes"),
+        ({"AUTH_ALGORITHMS": "none"}, "AUTH_ALGORITHMS"),
+        ({"AUTH_ALGORITHMS": "HS256,RS256"}, "not both"),
+        ({"AUTH_ALGORITHMS": "RS256"}, "exactly one of AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE"),
+        ({"AUTH_PUBLIC_KEY_FILE": "/k.pem"}, "need public-key AUTH_ALGORITHMS"),
+        ({"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"),
+    ],
+)
+def test_unsafe_settings_stop_start_up(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], message: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=message):
+        load_settings()
+
+
+def test_comma_lists_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("AUTH_ALGORITHMS", "HS384,HS512")
+    loaded = load_settings()
+    assert loaded.cors_origins == ("https://a.example", "https://b.example")
+    assert loaded.auth_algorithms == ("HS384", "HS512")
+
+
+def test_public_key_files_that_cannot_be_read_are_one_clear_error(tmp_path: Path) -> None:
+    config = settings(tmp_path, auth_algorithms="RS256", auth_public_key_file=tmp_path / "missing.pem")
+    with pytest.raises(KeyConfigurationError, match="cannot use the configured token keys"):
+        token_verifier(config)
+    with pytest.raises(KeyConfigurationError, match="HMAC secret"):
+        token_issuer(config)
+
+
+def test_minted_tokens_verify_against_the_same_settings(tmp_path: Path) -> None:
+    config = settings(tmp_path, auth_issuer="students", auth_audience="api")
+    token = token_issuer(config).mint("cli", [READ], ttl=timedelta(minutes=1))
+    assert token_verifier(config).verify(token) == Principal("cli", frozenset({READ}))
+
+
+def check(principal: Principal, *needed: str) -> Principal:
+    return asyncio.run(_authorised(SecurityScopes(list(needed)), principal))
+
+
+def test_a_scope_the_token_grants_lets_the_caller_through() -> None:
+    reader = Principal("r", frozenset({READ}))
+    assert check(reader, READ) is reader
+
+
+def test_a_missing_scope_is_403_naming_it() -> None:
+    with pytest.raises(HttpProblem) as excinfo:
+        check(Principal("r", frozenset({READ})), WRITE)
+    assert excinfo.value.status == 403
+    assert WRITE in excinfo.value.detail
+    assert excinfo.value.headers == {
+        "WWW-Authenticate": f'Bearer realm="students", error="insufficient_scope", scope="{WRITE}"'
+    }
