@@ -1,8 +1,11 @@
-"""Request media types: refuse bodies we would otherwise misread, with 415 and what we accept."""
+"""The shape of a request beyond its schema: media types (415) and query strings nobody reads."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 
 from interfaces.http.problems import HttpProblem
 
@@ -35,3 +38,16 @@ async def require_merge_patch(request: Request) -> None:
         error = _refuse(_media_type(request), (MERGE_PATCH, JSON))
         error.headers = {"Accept-Patch": f"{MERGE_PATCH}, {JSON}"}
         raise error
+
+
+async def no_query_parameters(request: Request) -> None:
+    """For operations that take no query parameters: any given is a client's mistake, so say so."""
+    query = request.scope["query_string"]
+    if query:
+        names = sorted({name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)})
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "is not a known parameter"}
+                for name in names or [""]
+            ]
+        )

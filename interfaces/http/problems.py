@@ -187,6 +187,9 @@ def _malformed_json(request: Request, detail: str, issues: Sequence[FieldIssue] 
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers 400 when a JSON body is not UTF-8; to a client it is malformed JSON.
+        return _malformed_json(request, "the request body is not valid JSON: it is not UTF-8 text")
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     if exc.status_code == 404 and detail == "Not Found":

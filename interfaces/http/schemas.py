@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from interfaces.http.problems import TITLES
 
 Name = Annotated[
@@ -70,6 +71,24 @@ class StudentPatch(_Input):
         if value is None:
             raise ValueError("cannot be null: every field is required; omit it to keep it")
         return value
+
+
+class StudentListQuery(_Input):
+    """The query of ``GET /students``. An unknown parameter is refused: a typo must not widen a page."""
+
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size")
+    cursor: str | None = Field(None, max_length=2048, description="`next_cursor` of the previous page")
+    department: str | None = Field(None, max_length=20, description="exact match")
+    cgpa_min: Decimal | None = Field(None, description="inclusive lower bound")
+    cgpa_max: Decimal | None = Field(None, description="inclusive upper bound")
+    q: str | None = Field(None, max_length=100, description="case-insensitive substring of the name")
+    sort: str | None = Field(
+        None,
+        max_length=100,
+        description="comma list of name, email, cgpa, created_at; prefix - for descending. "
+        "Ties are always broken by id.",
+        examples=["-cgpa,name"],
+    )
 
 
 class StudentRead(BaseModel):

@@ -3,7 +3,6 @@
 # No "from __future__ import annotations" here: dependency-injector reads the Annotated markers
 # from the live signature, so the annotations must be real objects.
 
-from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -12,7 +11,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from starlette.responses import Response
 
 from application.idempotency import MAX_KEY_LENGTH, IdempotencyKey
-from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from application.use_cases import (
     GetStudent,
     ListStudents,
@@ -30,11 +28,12 @@ from domain.student import Student
 from interfaces.container import Container
 from interfaces.http.conditional import etag_of, expected_version, matches_none
 from interfaces.http.injection import Provide
-from interfaces.http.media import require_json, require_merge_patch
+from interfaces.http.media import no_query_parameters, require_json, require_merge_patch
 from interfaces.http.openapi import ETAG, LINK, LOCATION, REPLAYED
 from interfaces.http.rendering import JsonResponse, student_document
 from interfaces.http.schemas import (
     StudentCreate,
+    StudentListQuery,
     StudentPageRead,
     StudentPatch,
     StudentRead,
@@ -77,7 +76,7 @@ def _student_response(student: Student, status_code: int = 200, **headers: str) 
         },
         **problem_responses(*_BODY, 409, 415, 422, 500),
     },
-    dependencies=[WRITE_ACCESS, Depends(require_json)],
+    dependencies=[WRITE_ACCESS, Depends(require_json), Depends(no_query_parameters)],
 )
 @inject
 async def register_student(
@@ -126,35 +125,17 @@ async def register_student(
 async def list_students(
     request: Request,
     use_case: Annotated[ListStudents, Depends(Provide[Container.list_students])],
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None, Query(max_length=2048, description="`next_cursor` of the previous page")
-    ] = None,
-    department: Annotated[str | None, Query(max_length=20, description="exact match")] = None,
-    cgpa_min: Annotated[Decimal | None, Query(description="inclusive lower bound")] = None,
-    cgpa_max: Annotated[Decimal | None, Query(description="inclusive upper bound")] = None,
-    q: Annotated[
-        str | None, Query(max_length=100, description="case-insensitive substring of the name")
-    ] = None,
-    sort: Annotated[
-        str | None,
-        Query(
-            max_length=100,
-            description="comma list of name, email, cgpa, created_at; prefix - for descending. "
-            "Ties are always broken by id.",
-            examples=["-cgpa,name"],
-        ),
-    ] = None,
+    query: Annotated[StudentListQuery, Query()],
 ) -> Response:
     page = await use_case.execute(
         ListStudentsRequest(
-            limit=limit,
-            cursor=cursor,
-            department=department,
-            cgpa_min=cgpa_min,
-            cgpa_max=cgpa_max,
-            q=q,
-            sort=sort,
+            limit=query.limit,
+            cursor=query.cursor,
+            department=query.department,
+            cgpa_min=query.cgpa_min,
+            cgpa_max=query.cgpa_max,
+            q=query.q,
+            sort=query.sort,
         )
     )
     headers = {}
@@ -177,7 +158,7 @@ async def list_students(
         304: {"description": "Not modified: If-None-Match names the current ETag", "headers": ETAG},
         **problem_responses(*_AUTH, 404, 422, 500),
     },
-    dependencies=[READ_ACCESS],
+    dependencies=[READ_ACCESS, Depends(no_query_parameters)],
 )
 @inject
 async def get_student(
@@ -197,7 +178,7 @@ async def get_student(
     summary="Replace a student's fields",
     response_model=StudentRead,
     responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
-    dependencies=[WRITE_ACCESS, Depends(require_json)],
+    dependencies=[WRITE_ACCESS, Depends(require_json), Depends(no_query_parameters)],
 )
 @inject
 async def replace_student(
@@ -225,7 +206,7 @@ async def replace_student(
     summary="Change some of a student's fields (JSON merge patch, RFC 7396)",
     response_model=StudentRead,
     responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
-    dependencies=[WRITE_ACCESS, Depends(require_merge_patch)],
+    dependencies=[WRITE_ACCESS, Depends(require_merge_patch), Depends(no_query_parameters)],
     openapi_extra={
         "requestBody": {
             "content": {
@@ -261,7 +242,7 @@ async def update_student(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(*_AUTH, 400, 404, 412, 422, 428, 500),
-    dependencies=[WRITE_ACCESS],
+    dependencies=[WRITE_ACCESS, Depends(no_query_parameters)],
 )
 @inject
 async def remove_student(

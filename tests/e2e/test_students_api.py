@@ -99,6 +99,21 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
     assert assert_problem(response, 422)["type"] == "/problems/malformed-json"
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+async def test_a_body_that_is_not_utf8_is_malformed_json(client: httpx.AsyncClient, method: str) -> None:
+    # Found by the fuzzer: FastAPI's own answer was an undocumented 400.
+    student = await create(client)
+    path = "/students" if method == "POST" else f"/students/{student['id']}"
+    response = await client.request(
+        method,
+        path,
+        content=b'{"name": "\xc8\x97\xff"}',
+        headers={"content-type": "application/json", "if-match": '"1"'},
+    )
+    assert assert_problem(response, 422)["type"] == "/problems/malformed-json"
+    assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 async def test_non_json_body_is_415(client: httpx.AsyncClient, content_type: str | None) -> None:
     headers = {"content-type": content_type} if content_type else {}
@@ -231,6 +246,32 @@ async def test_list_is_bounded(client: httpx.AsyncClient) -> None:
 )
 async def test_bad_list_parameters_are_422(client: httpx.AsyncClient, params: dict[str, str]) -> None:
     assert_problem(await client.get("/students", params=params), 422)
+
+
+async def test_a_misspelt_filter_is_422_not_an_unfiltered_page(client: httpx.AsyncClient) -> None:
+    # Found by the fuzzer: unknown parameters used to be ignored, so a typo listed everyone.
+    await create(client)
+    problem = assert_problem(await client.get("/students", params={"departmnet": "EE"}), 422)
+    assert problem["errors"] == [
+        {"location": "query", "field": "departmnet", "message": "is not a known field"}
+    ]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+async def test_operations_without_query_parameters_refuse_them(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    student = await create(client)
+    body = None if method in ("GET", "DELETE") else {"cgpa": 1}
+    response = await client.request(
+        method,
+        f"/students/{student['id']}?fields=name&fields=email",
+        json=body,
+        headers={"if-match": '"1"'},
+    )
+    problem = assert_problem(response, 422)
+    assert [e["field"] for e in problem["errors"]] == ["fields"]
+    assert (await client.get(f"/students/{student['id']}")).json() == student
 
 
 async def test_health(client: httpx.AsyncClient) -> None:
