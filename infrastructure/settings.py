@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     dev_secret_file: Path = Path(".dev-secret")
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    # Logs go to standard error: JSON lines, readable lines, or "auto" (readable on a terminal).
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
     # Browser origins allowed to call the API; empty (the default) turns CORS off.
     cors_origins: CommaList = ()
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 from infrastructure.auth.keys import (
@@ -14,6 +18,7 @@ from infrastructure.auth.keys import (
     token_verifier,
     uses_development_secret,
 )
+from infrastructure.observability.logging import configure_logging, logging_config
 from infrastructure.settings import Settings, SettingsError, load_settings
 from interfaces import scopes
 
@@ -89,18 +94,43 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if uses_development_secret(settings):
         _development_banner(settings, args.host, args.port)
 
-    uvicorn.run(
-        "interfaces.http.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        # The access log comes from our own middleware; uvicorn's would be a second copy.
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    with _metrics_shared_by(args.workers):
+        uvicorn.run(
+            "interfaces.http.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # Applied by uvicorn in every worker process, so all of them log the same way.
+            log_config=logging_config(settings.log_format, settings.log_level),
+            # The access log comes from our own middleware; uvicorn's would be a second copy.
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """With several workers, give them a fresh directory to pool their metrics in.
+
+    prometheus-client's multiprocess mode reads ``PROMETHEUS_MULTIPROC_DIR`` when it is first
+    imported, so it is set here, before uvicorn starts the workers that inherit it. A directory
+    the operator set is theirs to keep clean.
+    """
+    from infrastructure.observability.metrics import MULTIPROCESS_DIR_VARIABLE
+
+    if workers <= 1 or os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="students-metrics-")
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIR_VARIABLE]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"students: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format, settings.log_level)
     try:
         if args.command == "migrate":
             return _migrate(settings)

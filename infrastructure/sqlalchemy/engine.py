@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from infrastructure.observability.metrics import DB_POOL_IN_USE
 from infrastructure.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -43,7 +44,18 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     if _is_sqlite(url):
         _configure_sqlite(engine)
+    _count_checkouts(engine)
     return engine
+
+
+def _count_checkouts(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(*_: Any) -> None:
+        DB_POOL_IN_USE.inc()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(*_: Any) -> None:
+        DB_POOL_IN_USE.dec()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -70,9 +71,22 @@ def _is_email_clash(error: IntegrityError) -> bool:
     return "email" in str(error.orig).lower()
 
 
+@dataclass(slots=True)
+class Changes:
+    """What this transaction has written so far; counted by the unit of work once committed."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def clear(self) -> None:
+        self.created = self.updated = self.deleted = 0
+
+
 class SqlAlchemyStudentRepository(StudentRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self.changes = Changes()
         self._row_values_compare = connection.dialect.name not in ("mysql", "mariadb")
 
     async def add(self, student: Student) -> None:
@@ -82,6 +96,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
             if _is_email_clash(exc):
                 raise EmailAlreadyRegistered(student.email) from None
             raise
+        self.changes.created += 1
 
     async def get(self, student_id: UUID) -> Student | None:
         row = (await self._connection.execute(_BY_ID, {"id": student_id})).first()
@@ -120,6 +135,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
             raise
         if result.rowcount == 0:
             await self._explain_miss(student.id, expected_version)
+        self.changes.updated += 1
 
     async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
         statement = _DELETE
@@ -130,6 +146,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
         result = await self._connection.execute(statement, params)
         if result.rowcount == 0:
             await self._explain_miss(student_id, expected_version)
+        self.changes.deleted += 1
 
     async def _explain_miss(self, student_id: UUID, expected_version: int | None) -> None:
         actual = (await self._connection.execute(_VERSION_OF, {"id": student_id})).scalar()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from application.ports import UnitOfWork
+from infrastructure.observability.metrics import DB_POOL_WAITING, record_student_changes
 from infrastructure.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from infrastructure.sqlalchemy.repository import SqlAlchemyStudentRepository
 
@@ -30,7 +31,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     async def _begin(self) -> None:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already in use")
-        connection = await self._engine.connect()
+        with DB_POOL_WAITING.track_inprogress():
+            connection = await self._engine.connect()
         try:
             if self._read_only:
                 if self._engine.dialect.name in _CHEAP_AUTOCOMMIT:
@@ -43,7 +45,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             await connection.close()
             raise
         self._connection = connection
-        self.students = SqlAlchemyStudentRepository(connection)
+        self.students = self._students = SqlAlchemyStudentRepository(connection)
         self.idempotency = SqlAlchemyIdempotencyStore(connection)
 
     async def commit(self) -> None:
@@ -52,11 +54,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         await self._connection.commit()
+        changes = self._students.changes
+        record_student_changes(changes.created, changes.updated, changes.deleted)
+        changes.clear()
 
     async def rollback(self) -> None:
         # In autocommit mode there is nothing to roll back; closing the connection resets it.
         if not self._read_only and self._connection is not None and self._connection.in_transaction():
             await self._connection.rollback()
+            self._students.changes.clear()
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None

@@ -10,16 +10,28 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from infrastructure.observability.logging import line_logger
 from interfaces.container import Container
 from interfaces.http import health, students
+from interfaces.http.docs import ASSETS_PATH, DOCS_PATH, OPENAPI_PATH, REDOC_PATH, install_docs
 from interfaces.http.housekeeping import every
 from interfaces.http.limits import BodySizeLimit
+from interfaces.http.observability import REQUEST_ID_HEADER, RequestObservation
+from interfaces.http.openapi import install_openapi
 from interfaces.http.problems import install_problem_handlers
+from interfaces.http.schemas import Problem
 from interfaces.http.security import BearerAuthentication, ProtectiveHeaders
 
 # Headers a browser client on another origin may send, and may read from our answers.
-_CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"]
-_CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Idempotent-Replayed", "Retry-After"]
+_CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    REQUEST_ID_HEADER,
+]
+_CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Idempotent-Replayed", "Retry-After", REQUEST_ID_HEADER]
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -52,22 +64,27 @@ def create_app(container: Container | None = None) -> FastAPI:
         # FastAPI's built-in OpenTelemetry hooks look up the global providers on every request even
         # when nothing is configured; this service reports through its own logs and metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # The stock pages load their scripts from a CDN; interfaces/http/docs.py serves them, and
+        # the document, itself.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.container = container
     install_problem_handlers(app)
     app.include_router(students.router)
     app.include_router(health.router)
+    install_docs(app)
+    install_openapi(app, Problem)
 
     # Pure ASGI middleware; the last added is the outermost.
-    public = {"/healthz", "/readyz", "/metrics", app.openapi_url, app.docs_url, app.redoc_url}
-    public.add(app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(
         BearerAuthentication,
         verifier=container.token_verifier(),
-        public_paths={path for path in public if path},
+        public_paths={"/healthz", "/readyz", "/metrics", OPENAPI_PATH, DOCS_PATH, REDOC_PATH},
+        public_prefixes=(f"{ASSETS_PATH}/",),
     )
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    app.add_middleware(ProtectiveHeaders, private_prefix=students.router.prefix)
     if settings.cors_origins:
         # Outside authentication: a browser's preflight request carries no token.
         app.add_middleware(
@@ -78,4 +95,10 @@ def create_app(container: Container | None = None) -> FastAPI:
             expose_headers=_CORS_EXPOSED_HEADERS,
             max_age=600,
         )
+    # Outside everything that answers on its own (CORS, 413, 401) so that every answer, its 500s
+    # included, carries a request id, is logged and counted, and has the protective headers.
+    logs_requests = settings.access_log and settings.log_level in ("DEBUG", "INFO")
+    access_log = line_logger("students.access", settings.log_format) if logs_requests else None
+    app.add_middleware(RequestObservation, access_log=access_log)
+    app.add_middleware(ProtectiveHeaders, private_prefix=students.router.prefix)
     return app

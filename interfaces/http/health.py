@@ -1,4 +1,4 @@
-"""Liveness and readiness probes for process managers and load balancers."""
+"""Liveness, readiness and metrics: what process managers, load balancers and Prometheus ask."""
 
 # No "from __future__ import annotations" here: dependency-injector reads the Annotated markers
 # from the live signature, so the annotations must be real objects.
@@ -9,6 +9,8 @@ from dependency_injector.wiring import inject
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from infrastructure.migrations import head_revision
+from infrastructure.observability import metrics
 from infrastructure.sqlalchemy.health import DatabaseProbe, DatabaseUnavailable
 from interfaces.container import Container
 from interfaces.http.injection import Provide
@@ -16,7 +18,9 @@ from interfaces.http.problems import problem
 from interfaces.http.rendering import JsonResponse
 from interfaces.http.schemas import problem_responses
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["operations"])
+# The revision this code's migrations end at; read from the installed scripts once per process.
+_EXPECTED_REVISION = head_revision()
 
 
 @router.get("/healthz", operation_id="check_liveness", summary="The process is alive")
@@ -27,7 +31,7 @@ async def healthz() -> Response:
 @router.get(
     "/readyz",
     operation_id="check_readiness",
-    summary="The database answers; reports its migration revision",
+    summary="The database answers and is migrated; reports its revision and the one expected",
     responses=problem_responses(503),
 )
 @inject
@@ -39,4 +43,23 @@ async def readyz(
         revision = await probe.revision()
     except DatabaseUnavailable:
         return problem(request, 503, "database-unavailable", "the database did not answer in time")
-    return JsonResponse({"status": "ready", "database_revision": revision})
+    if revision is None:
+        return problem(
+            request, 503, "database-not-migrated", "the database has no schema yet; run `students migrate`"
+        )
+    # A revision other than the expected one is still served: during a rolling deploy the
+    # database is migrated ahead of the processes still running the previous release.
+    return JsonResponse(
+        {"status": "ready", "database_revision": revision, "expected_revision": _EXPECTED_REVISION}
+    )
+
+
+@router.get(
+    "/metrics",
+    operation_id="read_metrics",
+    summary="Prometheus metrics of every server process",
+    response_class=Response,
+    responses={200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}}},
+)
+async def read_metrics() -> Response:
+    return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)

@@ -1,8 +1,16 @@
-"""Response headers, described once for the OpenAPI document."""
+"""The OpenAPI document: response headers described once, and the document built once.
+
+Problem documents are described by one ``Problem`` schema in ``components``, referenced from
+every error response as ``application/problem+json`` (the only type they are served as).
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 _STRING = {"type": "string"}
 
@@ -26,3 +34,34 @@ LINK: dict[str, Any] = {
         "schema": _STRING,
     }
 }
+
+
+def _component_schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    """JSON schemas of ``models`` and of the models they use, as OpenAPI components."""
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def install_openapi(app: FastAPI, *extra_models: type[BaseModel]) -> None:
+    """Build the document on first use, with ``extra_models`` added to its components."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            built = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            built.setdefault("components", {}).setdefault("schemas", {}).update(
+                _component_schemas(*extra_models)
+            )
+            app.openapi_schema = built
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -28,8 +27,7 @@ from domain.errors import (
     StaleVersion,
     StudentNotFound,
 )
-
-logger = logging.getLogger(__name__)
+from infrastructure.observability.context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -100,6 +98,10 @@ def problem_response(
     }
     if errors:
         body["errors"] = [{"location": e.location, "field": e.field, "message": e.message} for e in errors]
+    request_id = current_request_id.get()
+    if request_id is not None:
+        # Quoted by a client reporting the problem, it finds the request's log lines.
+        body["request_id"] = request_id
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
@@ -222,12 +224,6 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    # The full story goes to the log; the client learns only that it was our fault.
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(request, 500, "internal-error", "the server failed to handle this request")
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     handlers: dict[type[Exception], Callable[[Request, Exception], Any]] = {
         DomainError: _on_domain_error,
@@ -235,7 +231,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         HttpProblem: _on_http_problem,
         RequestValidationError: _on_validation_error,
         StarletteHTTPException: _on_http_exception,
-        Exception: _on_unexpected,
+        # Anything else is answered by interfaces/http/observability.py, which sees every request.
     }
     for exc_class, handler in handlers.items():
         app.add_exception_handler(exc_class, handler)

@@ -122,15 +122,18 @@ class Problem(BaseModel):
     detail: str
     instance: str
     errors: list[FieldProblem] | None = None
+    request_id: str | None = Field(None, description="the request's X-Request-ID; quote it when reporting")
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries declaring that each status answers with a problem document."""
+    """OpenAPI entries declaring that each status answers with a problem document.
+
+    The ``Problem`` schema itself is added to the document's components by install_openapi.
+    """
     return {
         status: {
-            "model": Problem,
             "description": TITLES.get(status, "Error"),
-            "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
     }

@@ -62,15 +62,23 @@ def _bearer_token(scope: Scope) -> str | None:
 
 
 class BearerAuthentication:
-    """Verifies the bearer token of every request except those to ``public_paths``."""
+    """Verifies the bearer token of every request except those to public paths (or under prefixes)."""
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier, public_paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier,
+        public_paths: Iterable[str],
+        public_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self._verifier = verifier
         self._public = frozenset(public_paths)
+        self._public_prefixes = public_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._public:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in self._public or path.startswith(self._public_prefixes):
             await self.app(scope, receive, send)
             return
         token = _bearer_token(scope)

@@ -20,7 +20,10 @@ from tests.support.auth import bearer, settings_for_tests
 @pytest.fixture
 def container(empty_engine: AsyncEngine | None, memory_database: InMemoryDatabase) -> Container:
     container = Container()
-    container.settings.override(providers.Object(settings_for_tests()))
+    # Without a real backend the engine is an empty in-memory SQLite: only /readyz looks at it, and
+    # nothing is written into the working directory.
+    settings = settings_for_tests(database_url="sqlite+aiosqlite://") if empty_engine is None else None
+    container.settings.override(providers.Object(settings or settings_for_tests()))
     if empty_engine is None:
         memory = providers.Factory(InMemoryUnitOfWork, database=memory_database)
         container.unit_of_work.override(memory)

@@ -14,12 +14,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.test_real_server import STUDENTS, _free_port, server_environment
 from tests.support.auth import SECRET
-
-
-def students(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([STUDENTS, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+from tests.support.server import STUDENTS, free_port, server_environment, students
 
 
 def test_token_prints_only_a_token_with_the_scopes_asked_for() -> None:
@@ -69,7 +65,7 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
 def test_a_newcomer_gets_a_private_secret_and_a_working_token(tmp_path: Path) -> None:
     env = _without_keys() | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'students.db'}"}
     assert students("migrate", env=env, cwd=tmp_path).returncode == 0
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [STUDENTS, "serve", "--port", str(port)],
         env=env,

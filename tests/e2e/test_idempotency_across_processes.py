@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.test_real_server import STUDENTS, _free_port, server_environment, serving
 from tests.support.auth import bearer
 from tests.support.databases import throw_away_database
+from tests.support.server import STUDENTS, free_port, server_environment, serving
 
 
 @pytest.mark.slow
@@ -26,7 +26,7 @@ async def test_one_key_two_processes_one_student() -> None:
         body = {"name": "Ada", "email": "ada@example.org", "department": "CS", "cgpa": 9}
         headers = {"idempotency-key": "the-same-key", **bearer()}
 
-        with serving(env, _free_port()) as one, serving(env, _free_port()) as two:
+        with serving(env, free_port()) as one, serving(env, free_port()) as two:
             async with httpx.AsyncClient(timeout=10) as client:
                 responses = await asyncio.gather(
                     *(client.post(f"{base}/students", json=body, headers=headers) for base in [one, two] * 10)

@@ -3,64 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.auth import SECRET, bearer
-
-STUDENTS = shutil.which("students") or str(Path(sys.executable).with_name("students"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def server_environment(**variables: str) -> dict[str, str]:
-    """The environment of a `students` process: the tests' own secret, never a .dev-secret file."""
-    return {**os.environ, "AUTH_SECRET": SECRET, "ENVIRONMENT": "test", **variables}
-
-
-@contextmanager
-def serving(env: dict[str, str], port: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [STUDENTS, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                _, err = process.communicate(timeout=5)
-                pytest.fail(f"server did not become ready: {err.decode()[-2000:]}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+from tests.support.auth import bearer
+from tests.support.server import STUDENTS, free_port, server_environment, serving
 
 
 @pytest.mark.slow
@@ -68,7 +18,7 @@ def test_student_survives_a_restart(tmp_path: Path) -> None:
     env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}")
     migrate = subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True, text=True)
     assert migrate.returncode == 0, migrate.stderr
-    port = _free_port()
+    port = free_port()
 
     with serving(env, port) as base:
         created = httpx.post(

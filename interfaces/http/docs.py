@@ -1,0 +1,74 @@
+"""API docs that work with no internet: Swagger UI and ReDoc served from an installed package.
+
+FastAPI's own /docs and /redoc pages load their scripts, styles, favicon and (ReDoc) fonts from
+CDNs, so on a machine without internet they stay blank. The same pages here point at copies the
+``fastapi-offline`` package installs; nothing of that package but its static files is used.
+The document itself is ``/openapi.json``, built once by interfaces/http/openapi.py.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from starlette.responses import FileResponse, HTMLResponse, Response
+
+from interfaces.http.problems import HttpProblem
+from interfaces.http.rendering import JsonResponse
+
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
+REDOC_PATH = "/redoc"
+ASSETS_PATH = "/docs-assets"
+_ASSETS = Path(str(files("fastapi_offline") / "static"))
+# The only files served: a closed list, so no path a client makes up can reach anything else.
+_ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get(OPENAPI_PATH)
+async def openapi_document(request: Request) -> Response:
+    return JsonResponse(request.app.openapi())
+
+
+@router.get(DOCS_PATH)
+async def swagger_ui(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=OPENAPI_PATH,
+        title=f"{request.app.title} - Swagger UI",
+        swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+    )
+
+
+@router.get(REDOC_PATH)
+async def redoc(request: Request) -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url=OPENAPI_PATH,
+        title=f"{request.app.title} - ReDoc",
+        redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+        redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+        with_google_fonts=False,
+    )
+
+
+@router.get(ASSETS_PATH + "/{name}")
+async def docs_asset(name: str) -> FileResponse:
+    media_type = _ASSET_TYPES.get(name)
+    if media_type is None:
+        raise HttpProblem(404, "not-found", f"no resource at {ASSETS_PATH}/{name}")
+    return FileResponse(_ASSETS / name, media_type=media_type)
+
+
+def install_docs(app: FastAPI) -> None:
+    """Add the document, the two pages and their assets; build the app with all three URLs None."""
+    app.include_router(router)

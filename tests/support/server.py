@@ -1,0 +1,81 @@
+"""Running the installed `students` command as a user would, for tests that need a real process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.auth import SECRET
+
+STUDENTS = shutil.which("students") or str(Path(sys.executable).with_name("students"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_environment(**variables: str) -> dict[str, str]:
+    """The environment of a `students` process: the tests' own secret, never a .dev-secret file."""
+    return {**os.environ, "AUTH_SECRET": SECRET, "ENVIRONMENT": "test", **variables}
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], port: int | None = None, *, workers: int = 1, log: Path | None = None
+) -> Iterator[str]:
+    """`students serve` until the block ends; its standard error goes to ``log`` (a file, never a
+    pipe nobody reads, which would fill up and stall the server)."""
+    port = port or free_port()
+    with open(log, "wb") if log else tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            [STUDENTS, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_ready(process, base, stderr)
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], base: str, stderr: object) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            stderr.seek(0)  # type: ignore[attr-defined]
+            output = stderr.read().decode(errors="replace")  # type: ignore[attr-defined]
+            pytest.fail(f"server did not become ready: {output[-2000:]}")
+        time.sleep(0.1)
+
+
+def students(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([STUDENTS, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)

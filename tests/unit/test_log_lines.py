@@ -1,0 +1,80 @@
+"""What a log line looks like, and what it never contains."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import pytest
+
+from infrastructure.observability.context import current_request_id
+from infrastructure.observability.logging import build_formatter, redact_text
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("duplicate entry 'ada.lovelace@example.org' for key", "duplicate entry 'a***@example.org' for key"),
+        ("to Grace.Hopper+cs@navy.mil.us now", "to G***@navy.mil.us now"),
+        (f"Authorization: Bearer {TOKEN}", "Authorization: [redacted]"),
+        (f"got {TOKEN} from client", "got [token] from client"),
+        (
+            "postgresql+asyncpg://app:s3cr3t@db:5432/students",
+            "postgresql+asyncpg://app:[redacted]@db:5432/students",
+        ),
+        ("password=hunter2 user=x", "password=[redacted] user=x"),
+        ('{"secret": "abc"}', '{"secret": "[redacted]"}'),
+        ("nothing to hide here", "nothing to hide here"),
+    ],
+)
+def test_redaction(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+
+
+def _format(record: logging.LogRecord, fmt: str = "json") -> str:
+    return build_formatter(fmt).format(record)  # type: ignore[arg-type]
+
+
+def _record(message: str, level: int = logging.INFO, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("students.access", level, __file__, 1, message, None, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_a_json_line_has_time_level_logger_extras_and_the_request_id() -> None:
+    token = current_request_id.set("req-123")
+    try:
+        line = json.loads(_format(_record("request", method="GET", status=200, duration_ms=1.25)))
+    finally:
+        current_request_id.reset(token)
+    assert line["event"] == "request"
+    assert line["level"] == "info"
+    assert line["logger"] == "students.access"
+    assert line["request_id"] == "req-123"
+    assert (line["method"], line["status"], line["duration_ms"]) == ("GET", 200, 1.25)
+    assert line["timestamp"].endswith("Z")
+
+
+def test_secrets_in_extras_and_tracebacks_are_scrubbed() -> None:
+    try:
+        raise RuntimeError(f"INSERT failed for ada@example.org with {TOKEN}")
+    except RuntimeError:
+        record = _record("boom", logging.ERROR, authorization=f"Bearer {TOKEN}", who="bob@example.org")
+        record.exc_info = sys.exc_info()
+    line = _format(record)
+    assert TOKEN not in line
+    assert "ada@example.org" not in line
+    assert "bob@example.org" not in line
+    parsed = json.loads(line)
+    assert parsed["authorization"] == "[redacted]"
+    assert "RuntimeError: INSERT failed for a***@example.org with [token]" in parsed["exception"]
+
+
+def test_console_lines_are_for_people() -> None:
+    line = _format(_record("request", method="GET"), "console")
+    assert "request" in line
+    assert "method=GET" in line
+    assert not line.lstrip().startswith("{")
