@@ -2,7 +2,8 @@
 
 A cursor is base64url-encoded JSON. It is not secret (it only holds values the client has already
 seen on the page) but it is validated on the way in: a cursor made for another sort order, or one
-whose values do not parse as the sort keys' types, is refused rather than producing a wrong page.
+holding a value no stored student could have (a CGPA of 1E+999999999, a year-1 timestamp, a name
+with a NUL), is refused rather than sent to the database, where it could fail or run long.
 """
 
 from __future__ import annotations
@@ -11,22 +12,44 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import InvalidOperation
 from uuid import UUID
 
 from application.errors import InvalidQuery
 from application.listing import SortField, SortKey, SortValue
-from domain.student import Student
+from domain.student import Student, normalise_cgpa, normalise_email, normalise_name
 
 _VERSION = 1
+# Timestamps are made by the service's clock; anything outside this is not one of them.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _as_stored(rule: Callable[[object], str]) -> Callable[[str], str]:
+    """A text value is valid only if it is already what ``rule`` would have stored."""
+
+    def parse(value: str) -> str:
+        if rule(value) != value:
+            raise ValueError("not a stored value")
+        return value
+
+    return parse
+
+
+def _timestamp(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None or not _EARLIEST <= moment <= _LATEST:
+        raise ValueError("not a timestamp this service makes")
+    return moment.astimezone(UTC)
+
 
 _PARSE: dict[SortField, Callable[[str], SortValue]] = {
     SortField.ID: UUID,
-    SortField.NAME: str,
-    SortField.EMAIL: str,
-    SortField.CGPA: Decimal,
-    SortField.CREATED_AT: datetime.fromisoformat,
+    SortField.NAME: _as_stored(normalise_name),
+    SortField.EMAIL: _as_stored(normalise_email),
+    SortField.CGPA: normalise_cgpa,
+    SortField.CREATED_AT: _timestamp,
 }
 
 
@@ -61,16 +84,9 @@ def decode_cursor(cursor: str, order: tuple[SortKey, ...]) -> tuple[SortValue, .
     values = payload.get("k")
     if not isinstance(values, list) or len(values) != len(order):
         raise invalid
+    if not all(isinstance(value, str) for value in values):
+        raise invalid
     try:
-        position = tuple(
-            _PARSE[key.field](value)
-            for key, value in zip(order, values, strict=True)
-            if isinstance(value, str)
-        )
-    except (ValueError, InvalidOperation):
+        return tuple(_PARSE[key.field](value) for key, value in zip(order, values, strict=True))
+    except (ValueError, InvalidOperation, OverflowError):
         raise invalid from None
-    if len(position) != len(order) or any(isinstance(v, Decimal) and not v.is_finite() for v in position):
-        raise invalid
-    if any(isinstance(v, datetime) and v.tzinfo is None for v in position):
-        raise invalid
-    return position

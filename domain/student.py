@@ -19,7 +19,12 @@ CGPA_MIN = Decimal("0.00")
 CGPA_MAX = Decimal("10.00")
 _CENT = Decimal("0.01")
 
-_DEPARTMENT = re.compile(r"[A-Z0-9]{2,10}")
+# ASCII only, checked before upper-casing: "ß".upper() is "SS", and a dotless i upper-cases to "I".
+_DEPARTMENT = re.compile(r"[A-Za-z0-9]{2,10}")
+# A plain decimal as text: no exponent, no underscores (Python's Decimal takes "1_0" as 10).
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Control and format characters, and lone surrogates (which cannot be stored as UTF-8).
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs"})
 # Deliberately plain: one @, a dot-atom local part, and a dotted host name whose last label is
 # alphabetic. Deliverability is not the domain's business; rejecting obvious garbage is.
 _EMAIL = re.compile(
@@ -36,15 +41,20 @@ def _text(value: object) -> str:
     return value
 
 
+def check_printable(text: str) -> str:
+    """``text`` unchanged, or ValueError if it holds control characters or lone surrogates."""
+    if any(unicodedata.category(ch) in _UNPRINTABLE for ch in text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
 def normalise_name(value: object) -> str:
     name = _text(value).strip()
     if not name:
         raise ValueError("must not be blank")
     if len(name) > NAME_MAX_LENGTH:
         raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
-        raise ValueError("must not contain control characters")
-    return name
+    return check_printable(name)
 
 
 def normalise_email(value: object) -> str:
@@ -58,27 +68,36 @@ def normalise_email(value: object) -> str:
 
 
 def normalise_department(value: object) -> str:
-    department = _text(value).strip().upper()
+    department = _text(value).strip()
     if not _DEPARTMENT.fullmatch(department):
         raise ValueError("must be 2 to 10 letters A-Z or digits")
-    return department
+    return department.upper()
 
 
 def normalise_cgpa(value: object) -> Decimal:
+    """The exact CGPA ``value`` names, with two decimals; more precision is refused, not rounded.
+
+    Trailing zeros are not precision: "8.750" is 8.75. The range is checked before the decimals,
+    so that a huge value never reaches ``quantize`` (which fails past its precision).
+    """
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
         raise ValueError("must be a decimal number")
+    if isinstance(value, str):
+        value = value.strip()
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise ValueError("must be a decimal number")
     try:
         cgpa = Decimal(value)
     except InvalidOperation:
         raise ValueError("must be a decimal number") from None
     if not cgpa.is_finite():
         raise ValueError("must be a finite number")
-    exponent = cgpa.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and cgpa != cgpa.quantize(_CENT):
-        raise ValueError("must have at most two decimal places")
     if not CGPA_MIN <= cgpa <= CGPA_MAX:
         raise ValueError("must be between 0.00 and 10.00")
-    return cgpa.quantize(_CENT)
+    cents = cgpa.quantize(_CENT)
+    if cents != cgpa:
+        raise ValueError("must have at most two decimal places")
+    return cents
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from application.cursor import decode_cursor, encode_cursor, position_of
 from application.errors import InvalidQuery
@@ -15,7 +15,13 @@ from application.listing import (
     StudentQuery,
 )
 from application.ports import UnitOfWork
-from domain.student import NAME_MAX_LENGTH, Student, normalise_cgpa, normalise_department
+from domain.student import (
+    NAME_MAX_LENGTH,
+    Student,
+    check_printable,
+    normalise_cgpa,
+    normalise_department,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +70,7 @@ def _cgpa_bound(parameter: str, value: Decimal | str | None) -> Decimal | None:
         return None
     try:
         return normalise_cgpa(value)
-    except (ValueError, InvalidOperation) as exc:
+    except ValueError as exc:
         raise InvalidQuery(parameter, str(exc)) from None
 
 
@@ -82,6 +88,13 @@ def build_filter(request: ListStudentsRequest) -> StudentFilter:
     q = request.q.strip() if request.q is not None else None
     if q is not None and len(q) > NAME_MAX_LENGTH:
         raise InvalidQuery("q", f"must be at most {NAME_MAX_LENGTH} characters")
+    if q is not None:
+        # No name holds one, and databases disagree on them: PostgreSQL refuses a NUL, SQLite
+        # ends the pattern there and would match every name.
+        try:
+            check_printable(q)
+        except ValueError as exc:
+            raise InvalidQuery("q", str(exc)) from None
     return StudentFilter(department=department, cgpa_min=cgpa_min, cgpa_max=cgpa_max, name_contains=q or None)
 
 

@@ -72,3 +72,44 @@ def test_cursor_of_another_sort_is_refused() -> None:
     cursor = encode_cursor(("Ada", UUID(int=1)), other)
     with pytest.raises(InvalidQuery, match="different sort order"):
         decode_cursor(cursor, ORDER)
+
+
+NAME_ORDER = StudentQuery(sort=(SortKey(SortField.NAME),)).order
+EMAIL_ORDER = StudentQuery(sort=(SortKey(SortField.EMAIL),)).order
+CREATED_ORDER = StudentQuery(sort=(SortKey(SortField.CREATED_AT),)).order
+
+
+def _position(order: tuple[SortKey, ...], *values: str) -> str:
+    signature = ",".join(str(key) for key in order)
+    return _forge({"v": 1, "o": signature, "k": [*values, str(UUID(int=1))]})
+
+
+# Found by review: each of these reached the database and failed there (500), or on MariaDB kept a
+# worker busy for seconds to minutes converting an enormous number.
+@pytest.mark.parametrize(
+    ("order", "value"),
+    [
+        (ORDER[:1] + ORDER[2:], "1E+299999999"),
+        (ORDER[:1] + ORDER[2:], "1000"),
+        (ORDER[:1] + ORDER[2:], "123456789012345678901234567890"),
+        (ORDER[:1] + ORDER[2:], "8.755"),
+        (NAME_ORDER, "\ud800"),
+        (NAME_ORDER, "Ada\x00"),
+        (NAME_ORDER, "x" * 101),
+        (NAME_ORDER, "  padded  "),
+        (EMAIL_ORDER, "Not An Email"),
+        (EMAIL_ORDER, "UPPER@example.org"),
+        (CREATED_ORDER, "0001-01-01T00:00:00+14:00"),
+        (CREATED_ORDER, "9999-12-31T23:59:59-14:00"),
+        (CREATED_ORDER, "2026-01-01T00:00:00"),
+    ],
+)
+def test_values_no_stored_student_could_have_are_refused(order: tuple[SortKey, ...], value: str) -> None:
+    with pytest.raises(InvalidQuery) as excinfo:
+        decode_cursor(_position(order, value), order)
+    assert excinfo.value.message == "is not a cursor this listing issued"
+
+
+def test_timestamps_come_back_in_utc() -> None:
+    position = decode_cursor(_position(CREATED_ORDER, "2026-01-01T02:00:00+02:00"), CREATED_ORDER)
+    assert position[0] == datetime(2026, 1, 1, tzinfo=UTC)

@@ -55,8 +55,21 @@ def test_register_normalises_values() -> None:
         ("cgpa", "8.555", "must have at most two decimal places"),
         ("cgpa", "10.01", "must be between 0.00 and 10.00"),
         ("cgpa", "-0.01", "must be between 0.00 and 10.00"),
-        ("cgpa", "NaN", "must be a finite number"),
+        ("cgpa", "NaN", "must be a decimal number"),
+        ("cgpa", Decimal("NaN"), "must be a finite number"),
+        ("cgpa", Decimal("Infinity"), "must be a finite number"),
         ("cgpa", "eight", "must be a decimal number"),
+        ("cgpa", "1_0", "must be a decimal number"),
+        ("cgpa", "1e1", "must be a decimal number"),
+        # Found by review: quantize() failed past its precision and the error escaped as a 500.
+        ("cgpa", "1000000000000000000000000000000.001", "must be between 0.00 and 10.00"),
+        ("cgpa", Decimal("1E+999999999"), "must be between 0.00 and 10.00"),
+        ("cgpa", "8.755", "must have at most two decimal places"),
+        ("cgpa", Decimal("8.749999999999999999"), "must have at most two decimal places"),
+        ("department", "ßß", "must be 2 to 10 letters A-Z or digits"),
+        ("department", "\u0131x", "must be 2 to 10 letters A-Z or digits"),  # dotless i
+        ("name", "A\ud800b", "must not contain control characters"),
+        ("name", "Ada\u200bLovelace", "must not contain control characters"),
         ("cgpa", 8.5, "must be a decimal number"),
         ("cgpa", True, "must be a decimal number"),
         ("name", 42, "must be a string"),
@@ -78,6 +91,9 @@ def test_cgpa_boundaries_are_allowed() -> None:
     assert register(cgpa="0").cgpa == Decimal("0.00")
     assert register(cgpa="10.00").cgpa == Decimal("10.00")
     assert register(cgpa="7.100").cgpa == Decimal("7.10")  # trailing zeros add no precision
+    assert register(cgpa=" 8.5 ").cgpa == Decimal("8.50")
+    assert register(cgpa=Decimal("1E+1")).cgpa == Decimal("10.00")  # a JSON number such as 1e1
+    assert register(department=" ee2 ").department == "EE2"
 
 
 def test_revise_bumps_version_and_updated_at_once_for_many_fields() -> None:
