@@ -63,8 +63,13 @@ students = sa.Table(
     sa.Column("id", StudentId, primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
     # The name case-folded by the application, so that ``q`` matches case-insensitively and the
-    # same way on every backend (SQLite's lower() only knows ASCII).
-    sa.Column("name_folded", sa.String(300), nullable=False),
+    # same way on every backend (SQLite's lower() only knows ASCII). Compared as bytes on MariaDB,
+    # whose default collation would also ignore accents.
+    sa.Column(
+        "name_folded",
+        sa.String(300).with_variant(mysql.VARCHAR(300, collation="utf8mb4_bin"), "mysql", "mariadb"),
+        nullable=False,
+    ),
     sa.Column("email", sa.String(254), nullable=False),
     sa.Column("department", sa.String(10), nullable=False),
     sa.Column("cgpa", sa.Numeric(4, 2, asdecimal=True), nullable=False),
@@ -74,6 +79,7 @@ students = sa.Table(
     sa.UniqueConstraint("email", name="uq_students_email"),
     # One composite index per keyset order, each ending in id, so a page seeks instead of scanning.
     sa.Index("ix_students_name_id", "name", "id"),
+    sa.Index("ix_students_email_id", "email", "id"),
     sa.Index("ix_students_cgpa_id", "cgpa", "id"),
     sa.Index("ix_students_created_at_id", "created_at", "id"),
     sa.Index("ix_students_department_id", "department", "id"),

@@ -7,7 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from dependency_injector import providers
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from interfaces.container import Container
 from tests.e2e.test_students_api import assert_problem, create
 
 
@@ -122,3 +126,40 @@ async def test_fifty_concurrent_patches_with_one_tag_give_one_winner(client: htt
     assert sorted(statuses) == [200] + [412] * 49
     final = (await client.get(f"/students/{student['id']}")).json()
     assert final["version"] == 2
+
+
+class ReadThenWait(SqlAlchemyUnitOfWork):
+    """Every writer loads the student, then waits until all have, and only then writes."""
+
+    barrier: asyncio.Barrier
+
+    async def _begin(self) -> None:
+        await super()._begin()
+        write = self.students.update
+
+        async def update_once_everyone_has_read(student: Any, *, expected_version: int) -> None:
+            await self.barrier.wait()
+            await write(student, expected_version=expected_version)
+
+        self.students.update = update_once_everyone_has_read  # type: ignore[method-assign]
+
+
+# Ten transactions that have all read version 1 write at once: only the database's conditional
+# UPDATE can tell them apart (SQLite's writers queue at BEGIN, so they cannot race this way).
+@pytest.mark.parametrize("backend", ["postgres", "mariadb"], indirect=True)
+async def test_writers_that_all_read_the_same_version_give_one_winner(
+    client: httpx.AsyncClient, container: Container, engine: AsyncEngine
+) -> None:
+    student = await create(client)
+    ReadThenWait.barrier = asyncio.Barrier(10)
+    container.unit_of_work.override(providers.Factory(ReadThenWait, engine=engine))
+
+    async def patch(i: int) -> int:
+        response = await client.patch(
+            f"/students/{student['id']}", json={"name": f"Writer {i}"}, headers={"if-match": '"1"'}
+        )
+        return response.status_code
+
+    statuses = await asyncio.wait_for(asyncio.gather(*(patch(i) for i in range(10))), timeout=30)
+    assert sorted(statuses) == [200] + [412] * 9
+    assert (await client.get(f"/students/{student['id']}")).json()["version"] == 2

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from collections.abc import Callable
 
+import httpx
+from dependency_injector import providers
+
+from application.ports import UnitOfWork
+from interfaces.container import Container
 from tests.e2e.test_students_api import ADA, assert_problem, count
 
 
@@ -49,3 +55,44 @@ async def test_overlong_or_empty_key_is_422(client: httpx.AsyncClient) -> None:
     assert_problem(await post(client, "k" * 256), 422)
     assert_problem(await post(client, ""), 422)
     assert await count(client) == 0
+
+
+async def test_a_retry_while_the_first_is_still_running_is_409(
+    client: httpx.AsyncClient, container: Container, uow_factory: Callable[[], UnitOfWork]
+) -> None:
+    # Hold the first request after it has claimed its key and before it registers the student:
+    # its unit of work is entered twice (claim, then the registration), the second time waits.
+    reached, release = asyncio.Event(), asyncio.Event()
+    units: list[UnitOfWork] = []
+
+    def unit_of_work() -> UnitOfWork:
+        uow = uow_factory()
+        if not units:
+            begin, entered = uow._begin, 0
+
+            async def begin_then_wait_the_second_time() -> None:
+                nonlocal entered
+                entered += 1
+                if entered == 2:
+                    reached.set()
+                    await release.wait()
+                await begin()
+
+            uow._begin = begin_then_wait_the_second_time  # type: ignore[method-assign]
+        units.append(uow)
+        return uow
+
+    container.unit_of_work.override(providers.Factory(unit_of_work))
+    first = asyncio.create_task(post(client, "slow-order"))
+    await asyncio.wait_for(reached.wait(), timeout=10)
+
+    retry = await post(client, "slow-order")
+    problem = assert_problem(retry, 409)
+    assert problem["type"] == "/problems/idempotency-key-in-flight"
+    assert retry.headers["retry-after"] == "1"
+
+    release.set()
+    assert (await first).status_code == 201
+    replay = await post(client, "slow-order")
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await count(client) == 1

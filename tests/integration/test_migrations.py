@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infrastructure.migrations import current_revision, head_revision, upgrade_to_head
 from infrastructure.settings import Settings
 from infrastructure.sqlalchemy.engine import create_engine
+from infrastructure.sqlalchemy.tables import metadata
 from tests.support.databases import throw_away_database
 
 
@@ -33,12 +38,24 @@ async def _check_fresh_upgrade(engine: AsyncEngine) -> None:
         "id", "name", "name_folded", "email", "department", "cgpa", "created_at", "updated_at",
         "version",
     }  # fmt: skip
-    assert {"ix_students_name_id", "ix_students_cgpa_id", "ix_students_created_at_id",
-            "ix_students_department_id"} <= indexes  # fmt: skip
+    assert {"ix_students_name_id", "ix_students_email_id", "ix_students_cgpa_id",
+            "ix_students_created_at_id", "ix_students_department_id"} <= indexes  # fmt: skip
     # MariaDB reports a unique constraint as a unique index.
     assert "uq_students_email" in uniques | indexes
+    assert await _drift(engine) == []
     await upgrade_to_head(engine)  # a second run is a no-op
     assert await current_revision(engine) == head_revision()
+
+
+async def _drift(engine: AsyncEngine) -> list[Any]:
+    """What `alembic check` would report: differences between the migrated schema and tables.py."""
+
+    def compare(connection: sa.Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(compare)
 
 
 async def test_sqlite_migrates_from_empty(tmp_path) -> None:
