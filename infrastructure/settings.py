@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -67,11 +68,14 @@ class Settings(BaseSettings):
             url = make_url(value)
         except ArgumentError:
             raise ValueError("is not a database URL (e.g. sqlite+aiosqlite:///./students.db)") from None
-        if url.get_driver_name() not in _ASYNC_DRIVERS:
+        driver = url.get_driver_name()
+        if driver not in _ASYNC_DRIVERS:
             raise ValueError(
                 f"needs an async driver, one of {', '.join(sorted(_ASYNC_DRIVERS))} "
                 "(e.g. postgresql+asyncpg://user@host/db)"
             )
+        if importlib.util.find_spec(driver) is None:
+            raise ValueError(f"names the driver {driver}, which is not installed (pip install {driver})")
         return value
 
     @field_validator("auth_algorithms", "cors_origins", mode="before")

@@ -27,6 +27,9 @@ _DEVELOPMENT_TOKEN_TTL = timedelta(hours=12)
 
 
 def _migrate(settings: Settings) -> int:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
     from infrastructure.migrations import upgrade_to_head
     from infrastructure.sqlalchemy.engine import create_engine
 
@@ -37,7 +40,14 @@ def _migrate(settings: Settings) -> int:
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except (OSError, DBAPIError) as exc:
+        # Unreachable, refused, wrong password: one line that says where and why, no traceback.
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"students: cannot migrate {where}: {reason}", file=sys.stderr)
+        return 1
     print("database is at the latest revision", file=sys.stderr)
     return 0
 

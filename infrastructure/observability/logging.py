@@ -135,9 +135,13 @@ def logging_config(fmt: LogFormat = "auto", level: str = "INFO") -> dict[str, An
         },
         "root": {"handlers": ["stderr"], "level": level},
         # uvicorn's loggers come with handlers of their own: send them to the root's instead.
+        # Alembic announces each of its plugins at INFO; its "Running upgrade" lines stay.
         "loggers": {
-            name: {"handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 

@@ -51,3 +51,16 @@ async def no_query_parameters(request: Request) -> None:
                 for name in names or [""]
             ]
         )
+
+
+async def single_valued_query(request: Request) -> None:
+    """Each query parameter at most once: of ``?q=a&q=b`` one would be ignored without a word."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RequestValidationError(
+            [
+                {"type": "repeated", "loc": ("query", name), "msg": "is given more than once"}
+                for name in repeated
+            ]
+        )

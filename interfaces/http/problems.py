@@ -178,20 +178,20 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
             message = "is not a known field"
         issues.append(FieldIssue(location, field, message))
     if malformed:
-        return _malformed_json(request, "the request body is not valid JSON", issues)
+        return problem(
+            request,
+            422,
+            "malformed-json",
+            "the request body is not valid JSON",
+            title="Malformed JSON",
+            errors=issues,
+        )
     detail = "; ".join(f"{i.field or i.location}: {i.message}" for i in issues)
     return problem(request, 422, "validation-error", detail, errors=issues)
 
 
-def _malformed_json(request: Request, detail: str, issues: Sequence[FieldIssue] = ()) -> Response:
-    return problem(request, 422, "malformed-json", detail, title="Malformed JSON", errors=issues)
-
-
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if isinstance(exc.__cause__, UnicodeDecodeError):
-        # FastAPI answers 400 when a JSON body is not UTF-8; to a client it is malformed JSON.
-        return _malformed_json(request, "the request body is not valid JSON: it is not UTF-8 text")
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     if exc.status_code == 404 and detail == "Not Found":
@@ -219,8 +219,6 @@ def _allowed_methods(request: Request) -> str:
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
-    if "GET" in methods:
-        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

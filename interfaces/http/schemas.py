@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from domain.student import normalise_cgpa
 from interfaces.http.problems import TITLES
 
 Name = Annotated[
@@ -29,8 +29,19 @@ Department = Annotated[
     str,
     Field(max_length=20, description="2-10 letters or digits; stored in upper case", examples=["CS"]),
 ]
+
+
+def _plain_decimal(value: object) -> object:
+    # Decimal("1_0") is 10 and Decimal("1e1") is 10 too; as text, only plain decimals are CGPAs.
+    # (JSON numbers arrive as Decimal, exactly: see interfaces/http/exact_json.py.)
+    if isinstance(value, str):
+        normalise_cgpa(value)  # raises ValueError, which names the field
+    return value
+
+
 Cgpa = Annotated[
     Decimal,
+    BeforeValidator(_plain_decimal),
     Field(
         description="0.00 to 10.00 with at most two decimals (more precision is refused)",
         examples=[8.75],
@@ -53,15 +64,29 @@ class StudentReplace(StudentCreate):
     """Every writable field; PUT replaces them all."""
 
 
+def _without_null(schema: dict[str, Any]) -> None:
+    """Document each optional field as its own type: omitting it is the only way to leave it alone."""
+    for field in schema.get("properties", {}).values():
+        options = [option for option in field.pop("anyOf", []) if option != {"type": "null"}]
+        if len(options) == 1:
+            field.update(options[0])
+        elif options:
+            field["anyOf"] = options
+        field.pop("default", None)
+
+
 class StudentPatch(_Input):
     """RFC 7396 merge patch: name only the fields to change. ``null`` is refused: none is optional."""
 
-    # SkipJsonSchema keeps "null" out of the documented schema: omitting a field is the only way
-    # to leave it alone, and an explicit null is refused by the validator below.
-    name: Name | SkipJsonSchema[None] = None
-    email: Email | SkipJsonSchema[None] = None
-    department: Department | SkipJsonSchema[None] = None
-    cgpa: Cgpa | SkipJsonSchema[None] = None
+    # Plain "X | None" (not a union with a hidden None, which named each error twice, as
+    # "cgpa.decimal" and "cgpa.none"); the validator below refuses an explicit null, and the
+    # schema hook keeps null out of the documentation.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
+
+    name: Name | None = None
+    email: Email | None = None
+    department: Department | None = None
+    cgpa: Cgpa | None = None
 
     @field_validator("name", "email", "department", "cgpa", mode="before")
     @classmethod
@@ -77,7 +102,9 @@ class StudentListQuery(_Input):
     """The query of ``GET /students``. An unknown parameter is refused: a typo must not widen a page."""
 
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size")
-    cursor: str | None = Field(None, max_length=2048, description="`next_cursor` of the previous page")
+    cursor: str | None = Field(
+        None, min_length=1, max_length=2048, description="`next_cursor` of the previous page"
+    )
     department: str | None = Field(None, max_length=20, description="exact match")
     cgpa_min: Decimal | None = Field(None, description="inclusive lower bound")
     cgpa_max: Decimal | None = Field(None, description="inclusive upper bound")

@@ -26,9 +26,21 @@ from application.use_cases import (
 )
 from domain.student import Student
 from interfaces.container import Container
-from interfaces.http.conditional import etag_of, expected_version, matches_none
+from interfaces.http.conditional import (
+    IF_MATCH_PARAMETER,
+    etag_of,
+    expected_version,
+    if_match_header,
+    matches_none,
+)
+from interfaces.http.exact_json import ExactJsonRoute
 from interfaces.http.injection import Provide
-from interfaces.http.media import no_query_parameters, require_json, require_merge_patch
+from interfaces.http.media import (
+    no_query_parameters,
+    require_json,
+    require_merge_patch,
+    single_valued_query,
+)
 from interfaces.http.openapi import ETAG, LINK, LOCATION, REPLAYED
 from interfaces.http.rendering import JsonResponse, student_document
 from interfaces.http.schemas import (
@@ -42,15 +54,13 @@ from interfaces.http.schemas import (
 )
 from interfaces.http.security import READ_ACCESS, WRITE_ACCESS, Writer
 
-router = APIRouter(prefix="/students", tags=["students"])
+router = APIRouter(prefix="/students", tags=["students"], route_class=ExactJsonRoute)
 
-IfMatch = Annotated[
-    str | None,
-    Header(
-        description='Required. The ETag of the student as you last read it (e.g. `"3"`), or `*`. '
-        "Without it: 428; if the student has changed since: 412.",
-    ),
-]
+# The If-Match header, judged by expected_version() in the route; documented by IF_MATCH_PARAMETER.
+IfMatch = Annotated[str | None, Depends(if_match_header)]
+_IF_MATCH = {"parameters": [IF_MATCH_PARAMETER]}
+
+
 # Every operation can be refused for the caller's token: 401 without a valid one, 403 without the scope.
 _AUTH = (401, 403)
 # Operations with a body: 413 when it is larger than MAX_BODY_BYTES.
@@ -119,7 +129,7 @@ async def register_student(
     summary="List students, one page at a time",
     response_model=StudentPageRead,
     responses={200: {"headers": LINK}, **problem_responses(*_AUTH, 422, 500)},
-    dependencies=[READ_ACCESS],
+    dependencies=[READ_ACCESS, Depends(single_valued_query)],
 )
 @inject
 async def list_students(
@@ -179,13 +189,14 @@ async def get_student(
     response_model=StudentRead,
     responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
     dependencies=[WRITE_ACCESS, Depends(require_json), Depends(no_query_parameters)],
+    openapi_extra=_IF_MATCH,
 )
 @inject
 async def replace_student(
     student_id: UUID,
     body: StudentReplace,
     use_case: Annotated[ReplaceStudent, Depends(Provide[Container.replace_student])],
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> Response:
     student = await use_case.execute(
         ReplaceStudentCommand(
@@ -208,11 +219,12 @@ async def replace_student(
     responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
     dependencies=[WRITE_ACCESS, Depends(require_merge_patch), Depends(no_query_parameters)],
     openapi_extra={
+        **_IF_MATCH,
         "requestBody": {
             "content": {
                 "application/merge-patch+json": {"schema": {"$ref": "#/components/schemas/StudentPatch"}}
             }
-        }
+        },
     },
 )
 @inject
@@ -220,7 +232,7 @@ async def update_student(
     student_id: UUID,
     body: StudentPatch,
     use_case: Annotated[UpdateStudent, Depends(Provide[Container.update_student])],
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> Response:
     student = await use_case.execute(
         UpdateStudentCommand(
@@ -243,12 +255,13 @@ async def update_student(
     response_class=Response,
     responses=problem_responses(*_AUTH, 400, 404, 412, 422, 428, 500),
     dependencies=[WRITE_ACCESS, Depends(no_query_parameters)],
+    openapi_extra=_IF_MATCH,
 )
 @inject
 async def remove_student(
     student_id: UUID,
     use_case: Annotated[RemoveStudent, Depends(Provide[Container.remove_student])],
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> Response:
     await use_case.execute(
         RemoveStudentCommand(student_id=student_id, expected_version=expected_version(if_match))

@@ -43,3 +43,23 @@ def test_bad_setting_stops_with_one_clear_line(tmp_path: Path) -> None:
     assert "DATABASE_URL" in lines[0]
     assert "DB_POOL_SIZE" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_driver_that_is_not_installed_is_one_clear_line() -> None:
+    env = server_environment(DATABASE_URL="mysql+aiomysql://root@127.0.0.1/students")
+    result = subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "students: invalid settings: DATABASE_URL: names the driver aiomysql, which is not installed "
+        "(pip install aiomysql)"
+    ]
+
+
+def test_an_unreachable_database_stops_migrate_with_one_line_and_no_password() -> None:
+    env = server_environment(DATABASE_URL=f"postgresql+asyncpg://app:s3cret@127.0.0.1:{free_port()}/students")
+    result = subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "s3cret" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("students: cannot migrate postgresql+asyncpg://app:***@127.0.0.1:")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -136,7 +139,11 @@ async def test_unknown_route_is_404_and_wrong_method_is_405(client: httpx.AsyncC
     assert_problem(await client.get("/nowhere"), 404)
     response = await client.delete("/students")
     assert_problem(response, 405)
-    assert "GET" in response.headers["allow"]
+    assert response.headers["allow"] == "GET, POST"
+    # Allow names exactly what works: HEAD is not served, so it is not offered (it used to be).
+    head = await client.head(f"/students/{UUID(int=1)}")
+    assert head.status_code == 405
+    assert head.headers["allow"] == "DELETE, GET, PATCH, PUT"
 
 
 async def test_replace(client: httpx.AsyncClient) -> None:
@@ -319,3 +326,120 @@ async def test_concurrent_registrations_of_one_email_create_one_student(client: 
     responses = await asyncio.gather(*(client.post("/students", json=ADA) for _ in range(10)))
     assert sorted(r.status_code for r in responses) == [201] + [409] * 9
     assert await count(client) == 1
+
+
+# --- Found by review of issues 2 and 3: each answered 500, rounded, or was silently ignored. ---
+
+
+@pytest.mark.parametrize(
+    "cgpa", ["8.749999999999999999", "9.999999999999999999", "8.755", "0.001"], ids=lambda c: f"number-{c}"
+)
+async def test_a_cgpa_number_with_more_than_two_decimals_is_refused_not_rounded(
+    client: httpx.AsyncClient, cgpa: str
+) -> None:
+    body = json.dumps({**ADA, "cgpa": "X"}).replace('"X"', cgpa)  # a JSON number, exactly as written
+    response = await client.post("/students", content=body, headers={"content-type": "application/json"})
+    problem = assert_problem(response, 422)
+    assert [e["field"] for e in problem["errors"]] == ["cgpa"]
+    assert await count(client) == 0
+
+
+@pytest.mark.parametrize("cgpa", ["1_0", "1e1", "1000000000000000000000000000000.001", " "])
+async def test_a_cgpa_text_that_is_not_a_plain_decimal_in_range_is_422(
+    client: httpx.AsyncClient, cgpa: str
+) -> None:
+    problem = assert_problem(await client.post("/students", json={**ADA, "cgpa": cgpa}), 422)
+    assert [e["field"] for e in problem["errors"]] == ["cgpa"]
+    assert await count(client) == 0
+
+
+async def test_a_trailing_zero_is_not_precision(client: httpx.AsyncClient) -> None:
+    body = json.dumps({**ADA, "cgpa": "X"}).replace('"X"', "8.750")
+    response = await client.post("/students", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 201
+    assert response.json()["cgpa"] == 8.75
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"name": "A", "cgpa": ' + "9" * 5000 + "}", "[" * 5000 + "]" * 5000],
+    ids=["5000-digit-number", "nested-5000-deep"],
+)
+async def test_json_beyond_the_decoder_is_malformed_not_400(client: httpx.AsyncClient, body: str) -> None:
+    response = await client.post("/students", content=body, headers={"content-type": "application/json"})
+    assert assert_problem(response, 422)["type"] == "/problems/malformed-json"
+
+
+async def test_a_department_of_non_ascii_letters_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/students", json={**ADA, "department": "ßß"})  # "SSSS" once upper-cased
+    assert [e["field"] for e in assert_problem(response, 422)["errors"]] == ["department"]
+
+
+@pytest.mark.parametrize(("patch", "field"), [({"cgpa": "NaN"}, "cgpa"), ({"name": {}}, "name")])
+async def test_a_bad_patch_value_is_named_once(
+    client: httpx.AsyncClient, patch: dict[str, Any], field: str
+) -> None:
+    student = await create(client)
+    response = await client.patch(f"/students/{student['id']}", json=patch, headers=current(student))
+    assert [e["field"] for e in assert_problem(response, 422)["errors"]] == [field]
+
+
+async def test_a_patch_naming_an_unknown_field_is_422_and_changes_nothing(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    response = await client.patch(
+        f"/students/{student['id']}", json={"cgpa": 9, "version": 7}, headers=current(student)
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [{"location": "body", "field": "version", "message": "is not a known field"}]
+    assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
+@pytest.mark.parametrize("q", ["\x00", "Ada\x00", "a\x07b"])
+async def test_a_search_with_control_characters_is_422(client: httpx.AsyncClient, q: str) -> None:
+    await create(client)
+    problem = assert_problem(await client.get("/students", params={"q": q}), 422)
+    assert [e["field"] for e in problem["errors"]] == ["q"]
+
+
+def _cursor(order: str, *values: str) -> str:
+    payload = {"v": 1, "o": order, "k": [*values, "01a20376-32e4-73a0-b31a-8898a30fe5b8"]}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "cursor"),
+    [
+        ("cgpa", _cursor("cgpa,id", "1E+299999999")),
+        ("cgpa", _cursor("cgpa,id", "1000")),
+        ("name", _cursor("name,id", "\ud800")),
+        ("name", _cursor("name,id", "Ada\x00")),
+        ("created_at", _cursor("created_at,id", "0001-01-01T00:00:00+14:00")),
+        ("created_at", _cursor("created_at,id", "9999-12-31T23:59:59-14:00")),
+    ],
+    ids=["huge-cgpa", "cgpa-1000", "lone-surrogate", "nul", "year-1", "year-10000"],
+)
+async def test_a_crafted_cursor_is_422_at_once(client: httpx.AsyncClient, sort: str, cursor: str) -> None:
+    await create(client)
+    response = await client.get("/students", params={"sort": sort, "cursor": cursor})
+    assert assert_problem(response, 422)["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("params", ["q=a&q=b", "limit=5&limit=6", "cursor="])
+async def test_repeated_or_empty_list_parameters_are_422(client: httpx.AsyncClient, params: str) -> None:
+    assert_problem(await client.get(f"/students?{params}"), 422)
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_an_if_match_beyond_any_version_is_412_not_500(client: httpx.AsyncClient, method: str) -> None:
+    student = await create(client)
+    body = None if method == "DELETE" else {**ADA, "name": "Other"} if method == "PUT" else {"name": "Other"}
+    for tag in ('"2147483648"', '"999999999999999999"'):
+        response = await client.request(
+            method, f"/students/{student['id']}", json=body, headers={"if-match": tag}
+        )
+        assert assert_problem(response, 412)["type"] == "/problems/stale-version"
+    overlong = await client.request(
+        method, f"/students/{student['id']}", json=body, headers={"if-match": '"1"' + " " * 100}
+    )
+    assert assert_problem(overlong, 400)["type"] == "/problems/bad-if-match"
+    assert (await client.get(f"/students/{student['id']}")).json() == student
