@@ -75,7 +75,7 @@ def decode_cursor(cursor: str, order: tuple[SortKey, ...]) -> tuple[SortValue, .
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # "[[[[..." nests past the decoder's limit
         raise invalid from None
     if not isinstance(payload, dict) or payload.get("v") != _VERSION:
         raise invalid

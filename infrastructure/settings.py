@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from infrastructure.auth.tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, MIN_SECRET_BYTES
+from infrastructure.auth.tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, secret_weakness
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./students.db"
 _ASYNC_DRIVERS = {"aiosqlite", "asyncpg", "asyncmy", "aiomysql", "psycopg"}
@@ -100,8 +100,9 @@ class Settings(BaseSettings):
     @field_validator("auth_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
-            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
+        weakness = secret_weakness(value.get_secret_value().encode()) if value is not None else None
+        if weakness is not None:
+            raise ValueError(weakness)
         return value
 
     @model_validator(mode="after")

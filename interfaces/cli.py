@@ -80,7 +80,11 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _development_banner(settings: Settings, host: str, port: int) -> None:
-    """Outside production with no key configured: say so, and hand the developer a token."""
+    """Outside production with no key configured: say so, and hand the developer a token.
+
+    On standard output, for the person who ran the command: standard error is the log stream,
+    which never carries a token.
+    """
     token = token_issuer(settings).mint(
         "local-developer", (scopes.READ, scopes.WRITE), ttl=_DEVELOPMENT_TOKEN_TTL
     )
@@ -91,7 +95,7 @@ def _development_banner(settings: Settings, host: str, port: int) -> None:
         f"A read+write token, valid for 12 hours (mint others with `students token`):\n\n"
         f"  export TOKEN={token}\n"
         f'  curl -H "Authorization: Bearer $TOKEN" http://{shown_host}:{port}/students\n',
-        file=sys.stderr,
+        file=sys.stdout,
         flush=True,
     )
 
@@ -112,7 +116,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             # Applied by uvicorn in every worker process, so all of them log the same way.
-            log_config=logging_config(settings.log_format, settings.log_level),
+            log_config=logging_config(settings.log_format, settings.log_level, sql=settings.db_echo),
             # The access log comes from our own middleware; uvicorn's would be a second copy.
             access_log=False,
             proxy_headers=False,
@@ -156,16 +160,26 @@ def build_parser() -> argparse.ArgumentParser:
         "token", help="mint a bearer token from the configured secret; prints only the token"
     )
     token.add_argument("scopes", nargs="+", metavar="SCOPE", help=f"any of {', '.join(scopes.ALL)}")
-    token.add_argument("--ttl", type=_positive_int, default=3600, metavar="SECONDS", help="default 3600")
-    token.add_argument("--subject", default="students-cli", help="the caller's name (sub claim)")
+    token.add_argument("--ttl", type=_lifetime, default=3600, metavar="SECONDS", help="default 3600")
+    token.add_argument("--subject", type=_subject, default="students-cli", help="the caller (sub claim)")
     return parser
 
 
-def _positive_int(text: str) -> int:
+_MAX_TTL = 366 * 24 * 3600
+
+
+def _lifetime(text: str) -> int:
     value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    if not 0 < value <= _MAX_TTL:
+        raise argparse.ArgumentTypeError(f"must be 1 to {_MAX_TTL} seconds (a year)")
     return value
+
+
+def _subject(text: str) -> str:
+    # What the service accepts as a caller (infrastructure/auth/tokens.py): never mint less.
+    if not 1 <= len(text) <= 255:
+        raise argparse.ArgumentTypeError("must be 1 to 255 characters")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"students: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, sql=settings.db_echo)
     try:
         if args.command == "migrate":
             return _migrate(settings)

@@ -55,6 +55,8 @@ def _development_secret(path: Path) -> bytes:
 
 
 def _read_secret(path: Path) -> bytes:
+    if path.stat().st_mode & 0o077:
+        raise KeyConfigurationError(f"{path} can be read by other users; chmod 600 it, or delete it")
     secret = path.read_bytes().strip()
     if len(secret) < MIN_SECRET_BYTES:
         raise KeyConfigurationError(
@@ -81,7 +83,7 @@ def token_verifier(settings: Settings) -> TokenVerifier:
             audience=settings.auth_audience,
             leeway=timedelta(seconds=settings.auth_leeway),
         )
-    except (OSError, ValueError, jwt.PyJWKError) as exc:
+    except (OSError, ValueError, jwt.PyJWTError) as exc:  # PyJWKError and PyJWKSetError included
         raise KeyConfigurationError(f"cannot use the configured token keys: {exc}") from None
 
 

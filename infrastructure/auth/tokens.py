@@ -19,6 +19,19 @@ ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 MIN_SECRET_BYTES = 32
+# Fewer different bytes than this in 32 or more is a pattern ("aaaa...", "abcabc..."), not a secret.
+_MIN_DISTINCT_BYTES = 12
+
+
+def secret_weakness(secret: bytes) -> str | None:
+    """Why ``secret`` is too weak to sign tokens with, or None."""
+    if len(secret) < MIN_SECRET_BYTES:
+        return f"must be at least {MIN_SECRET_BYTES} bytes"
+    if len(set(secret)) < _MIN_DISTINCT_BYTES:
+        return "is too repetitive to be a secret; use random bytes, e.g. `openssl rand -base64 48`"
+    return None
+
+
 # Claims every token must carry: who it is for (idempotency keys are scoped to it) and when it ends.
 _REQUIRED_CLAIMS = ("exp", "sub")
 _MAX_TOKEN_LENGTH = 8192
@@ -132,8 +145,12 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise TokenRejected(_reason(exc)) from None
-        # PyJWT has checked that exp (required) and nbf (optional) are numbers.
-        return _principal(claims), float(claims.get("nbf", 0)), float(claims["exp"])
+        # PyJWT has checked that exp (required) and nbf (optional) are numbers, not their size.
+        try:
+            window = float(claims.get("nbf", 0)), float(claims["exp"])
+        except OverflowError:
+            raise TokenRejected("the token's nbf or exp is not a usable time") from None
+        return _principal(claims), *window
 
     def _key_for(self, token: str) -> Any:
         if self._secret is not None:

@@ -24,10 +24,13 @@ from infrastructure.observability.context import current_request_id
 LogFormat = Literal["auto", "json", "console"]
 
 # Anything that looks like an email keeps its first character and its domain: enough to tell two
-# apart while reading an incident, not enough to identify anyone.
-_EMAIL = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-# A JWT: three base64url parts, the first two starting with '{"'.
-_JWT = re.compile(r"eyJ[\w-]*\.eyJ[\w-]*\.[\w-]*")
+# apart while reading an incident, not enough to identify anyone. The local part is any run of
+# characters that do not end an address in text ("_emile", "jane#doe", "a.b+c").
+_LOCAL = r"[^\s@\"'<>()\[\],;:=/\\]"  # what cannot be part of an address in text, a path, key=value
+_EMAIL = re.compile(rf"({_LOCAL}){_LOCAL}*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+# A JWT, or anything shaped like one: three dot-separated base64url parts of some length (a
+# header that starts '{ "alg"' encodes to "eyAi...", not "eyJ...").
+_JWT = re.compile(r"[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
 # An Authorization header's value, whatever its scheme; then any credentials given by scheme.
 _AUTHORIZATION = re.compile(
     r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|digest)\s+)?[^\s\"',;&]+"
@@ -41,7 +44,7 @@ _SECRET_KEYS = frozenset({"password", "secret", "token", "authorization", "auth_
 # One search (of the lower-cased text: ten times faster than a case-insensitive pattern) that
 # every pattern above needs to match first. Most values, a method, a route, an id, match none of
 # these and are passed on after it alone.
-_SUSPECT = re.compile(r"@|://|eyj|authoriz|bearer|basic|passw|secret|token")
+_SUSPECT = re.compile(r"@|://|\.[\w-]{8,}\.|authoriz|bearer|basic|passw|secret|token")
 
 
 def redact_text(text: str) -> str:
@@ -52,8 +55,7 @@ def redact_text(text: str) -> str:
     text = _AUTHORIZATION.sub(r"\1[redacted]", text)
     text = _CREDENTIALS.sub(r"\1 [redacted]", text)
     text = _SECRET_VALUE.sub(r"\1[redacted]", text)
-    if "eyJ" in text:
-        text = _JWT.sub("[token]", text)
+    text = _JWT.sub("[token]", text)
     if "@" in text:
         text = _EMAIL.sub(r"\1***@\2", text)
     return text
@@ -74,6 +76,18 @@ def _redacted(key: object, value: Any) -> Any:
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The last processor before rendering, so that nothing is written without passing it."""
     return {key: _redacted(key, value) for key, value in event.items()}
+
+
+# Attributes another formatter (SQLAlchemy's, uvicorn's colours) may have left on a record.
+_FORMATTER_LEFTOVERS = ("message", "asctime", "color_message")
+
+
+def drop_formatter_leftovers(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in _FORMATTER_LEFTOVERS:
+        event.pop(key, None)
+    return event
 
 
 def add_request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -108,6 +122,7 @@ def build_formatter(fmt: Literal["json", "console"] = "json") -> logging.Formatt
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.ExtraAdder(),
+            drop_formatter_leftovers,
             add_request_id,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
         ],
@@ -120,8 +135,12 @@ def build_formatter(fmt: Literal["json", "console"] = "json") -> logging.Formatt
     )
 
 
-def logging_config(fmt: LogFormat = "auto", level: str = "INFO") -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` document; uvicorn applies it in every worker process."""
+def logging_config(fmt: LogFormat = "auto", level: str = "INFO", *, sql: bool = False) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` document; uvicorn applies it in every worker process.
+
+    ``sql`` logs every statement (DB_ECHO) through this pipeline, rather than SQLAlchemy's own
+    ``echo``, which prints plain lines to standard output past the scrubbing.
+    """
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -142,12 +161,13 @@ def logging_config(fmt: LogFormat = "auto", level: str = "INFO") -> dict[str, An
                 for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
             },
             "alembic.runtime.plugins": {"level": "WARNING"},
+            **({"sqlalchemy.engine": {"level": "INFO"}} if sql else {}),
         },
     }
 
 
-def configure_logging(fmt: LogFormat = "auto", level: str = "INFO") -> None:
-    logging.config.dictConfig(logging_config(fmt, level))
+def configure_logging(fmt: LogFormat = "auto", level: str = "INFO", *, sql: bool = False) -> None:
+    logging.config.dictConfig(logging_config(fmt, level, sql=sql))
 
 
 class _StandardError:

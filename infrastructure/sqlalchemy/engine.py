@@ -23,7 +23,8 @@ def _is_sqlite(url: URL) -> bool:
 def create_engine(settings: Settings) -> AsyncEngine:
     url = make_url(settings.database_url)
     options: dict[str, Any] = {
-        "echo": settings.db_echo,
+        # DB_ECHO is a logger level (see infrastructure/observability/logging.py), not SQLAlchemy's
+        # echo, which would print to standard output past the log pipeline.
         "pool_pre_ping": settings.db_pool_pre_ping,
         # Statement values (emails, names) never appear in exception messages or echoed SQL, so
         # they cannot reach a log line.

@@ -4,7 +4,9 @@ FastAPI reads a JSON body with ``json.loads``, which turns 8.749999999999999999 
 8.75 before any validator sees it, so a CGPA with too many decimals would be rounded instead of
 refused. Routes of this class decode numbers with a fraction as ``Decimal`` instead. A body the
 decoder cannot take (not UTF-8, a number of thousands of digits, nesting thousands deep) is
-reported as malformed JSON, not as FastAPI's generic 400.
+reported as malformed JSON, not as FastAPI's generic 400; so is an object of more than
+``MAX_MEMBERS`` members, which no body of this API has, before validation spends a second and
+megabytes describing each of them.
 """
 
 from __future__ import annotations
@@ -18,18 +20,33 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+MAX_MEMBERS = 100
+
+
+class _TooManyMembers(ValueError):
+    pass
+
+
+def _bounded_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len(pairs) > MAX_MEMBERS:
+        raise _TooManyMembers(f"an object has more than {MAX_MEMBERS} members")
+    return dict(pairs)
+
 
 class _ExactJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
-                self._json = json.loads(body, parse_float=Decimal)
+                self._json = json.loads(body, parse_float=Decimal, object_pairs_hook=_bounded_object)
             except json.JSONDecodeError:
                 raise
+            except _TooManyMembers as exc:
+                raise json.JSONDecodeError(str(exc), body.decode("utf-8", errors="replace"), 0) from None
             except (ValueError, RecursionError) as exc:
                 text = body.decode("utf-8", errors="replace")
-                raise json.JSONDecodeError(f"cannot be read: {type(exc).__name__}", text, 0) from None
+                reason = "nested too deep" if isinstance(exc, RecursionError) else type(exc).__name__
+                raise json.JSONDecodeError(f"cannot be read: {reason}", text, 0) from None
         return self._json
 
 

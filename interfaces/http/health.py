@@ -3,6 +3,7 @@
 # No "from __future__ import annotations" here: dependency-injector reads the Annotated markers
 # from the live signature, so the annotations must be real objects.
 
+import logging
 from typing import Annotated
 
 from dependency_injector.wiring import inject
@@ -19,11 +20,16 @@ from interfaces.http.rendering import JsonResponse
 from interfaces.http.schemas import problem_responses
 
 router = APIRouter(tags=["operations"])
+logger = logging.getLogger(__name__)
 # The revision this code's migrations end at; read from the installed scripts once per process.
 _EXPECTED_REVISION = head_revision()
 
 
-@router.get("/healthz", operation_id="check_liveness", summary="The process is alive")
+# Any request whose body is over MAX_BODY_BYTES is refused, whatever its method and path.
+_TOO_LARGE = problem_responses(413)
+
+
+@router.get("/healthz", operation_id="check_liveness", summary="The process is alive", responses=_TOO_LARGE)
 async def healthz() -> Response:
     return JsonResponse({"status": "ok"})
 
@@ -32,7 +38,7 @@ async def healthz() -> Response:
     "/readyz",
     operation_id="check_readiness",
     summary="The database answers and is migrated; reports its revision and the one expected",
-    responses=problem_responses(503),
+    responses=problem_responses(413, 503),
 )
 @inject
 async def readyz(
@@ -41,8 +47,11 @@ async def readyz(
 ) -> Response:
     try:
         revision = await probe.revision()
-    except DatabaseUnavailable:
-        return problem(request, 503, "database-unavailable", "the database did not answer in time")
+    except DatabaseUnavailable as exc:
+        # The reason (which may name a host or a driver) goes to the log, not to the caller.
+        logger.warning("not ready: %s", exc)
+        detail = "the database did not answer in time" if exc.slow else "the database cannot be reached"
+        return problem(request, 503, "database-unavailable", detail)
     if revision is None:
         return problem(
             request, 503, "database-not-migrated", "the database has no schema yet; run `students migrate`"
@@ -59,7 +68,10 @@ async def readyz(
     operation_id="read_metrics",
     summary="Prometheus metrics of every server process",
     response_class=Response,
-    responses={200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
+        **_TOO_LARGE,
+    },
 )
 async def read_metrics() -> Response:
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)

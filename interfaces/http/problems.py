@@ -165,28 +165,30 @@ def _location_and_field(loc: Sequence[int | str]) -> tuple[str, str]:
     return str(location), ".".join(str(part) for part in rest)
 
 
+# A problem lists at most this many field errors: an answer must not grow with what was sent.
+MAX_FIELD_ERRORS = 20
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
     issues = []
     malformed = False
-    for error in exc.errors():
-        if error.get("type") == "json_invalid":
-            malformed = True
+    for error in errors[:MAX_FIELD_ERRORS]:
         location, field = _location_and_field(error.get("loc", ()))
         message = str(error.get("msg", "is invalid"))
-        if error.get("type") == "extra_forbidden":
+        if error.get("type") == "json_invalid":
+            malformed = True
+            message = str((error.get("ctx") or {}).get("error") or message)
+        elif error.get("type") == "extra_forbidden":
             message = "is not a known field"
         issues.append(FieldIssue(location, field, message))
     if malformed:
-        return problem(
-            request,
-            422,
-            "malformed-json",
-            "the request body is not valid JSON",
-            title="Malformed JSON",
-            errors=issues,
-        )
+        detail = "the request body is not valid JSON"
+        return problem(request, 422, "malformed-json", detail, title="Malformed JSON", errors=issues)
     detail = "; ".join(f"{i.field or i.location}: {i.message}" for i in issues)
+    if len(errors) > MAX_FIELD_ERRORS:
+        detail += f"; and {len(errors) - MAX_FIELD_ERRORS} more"
     return problem(request, 422, "validation-error", detail, errors=issues)
 
 

@@ -106,8 +106,12 @@ class StudentListQuery(_Input):
         None, min_length=1, max_length=2048, description="`next_cursor` of the previous page"
     )
     department: str | None = Field(None, max_length=20, description="exact match")
-    cgpa_min: Decimal | None = Field(None, description="inclusive lower bound")
-    cgpa_max: Decimal | None = Field(None, description="inclusive upper bound")
+    cgpa_min: Annotated[Decimal, BeforeValidator(_plain_decimal)] | None = Field(
+        None, description="inclusive lower bound, written like a CGPA (8.5)"
+    )
+    cgpa_max: Annotated[Decimal, BeforeValidator(_plain_decimal)] | None = Field(
+        None, description="inclusive upper bound, written like a CGPA (9.25)"
+    )
     q: str | None = Field(None, max_length=100, description="case-insensitive substring of the name")
     sort: str | None = Field(
         None,

@@ -50,14 +50,23 @@ def _challenge(error: str | None = None, description: str | None = None, scope: 
     return ", ".join(parts)
 
 
+_AMBIGUOUS = "more than one Authorization header"
+
+
 def _bearer_token(scope: Scope) -> str | None:
-    """The token of an ``Authorization: Bearer ...`` header; ``None`` when there is none."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-            return None
+    """The token of the ``Authorization: Bearer ...`` header; ``None`` when there is none.
+
+    Raises TokenRejected when there are several: which one a proxy or the server reads is a
+    guess, and credentials must not be guessed at.
+    """
+    values = [value for name, value in scope["headers"] if name == b"authorization"]
+    if len(values) > 1:
+        raise TokenRejected(_AMBIGUOUS)
+    if not values:
+        return None
+    scheme, _, token = bytes(values[0]).decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
     return None
 
 
@@ -81,7 +90,11 @@ class BearerAuthentication:
         if scope["type"] != "http" or path in self._public or path.startswith(self._public_prefixes):
             await self.app(scope, receive, send)
             return
-        token = _bearer_token(scope)
+        try:
+            token = _bearer_token(scope)
+        except TokenRejected as exc:
+            await self._refuse(scope, receive, send, exc)
+            return
         if token is None:
             response = problem_response(
                 scope["path"],
@@ -95,17 +108,21 @@ class BearerAuthentication:
         try:
             principal = self._verifier.verify(token)
         except TokenRejected as exc:
-            response = problem_response(
-                scope["path"],
-                401,
-                "invalid-token",
-                str(exc),
-                headers={"WWW-Authenticate": _challenge("invalid_token", str(exc))},
-            )
-            await response(scope, receive, send)
+            await self._refuse(scope, receive, send, exc)
             return
         scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, reason: TokenRejected) -> None:
+        response = problem_response(
+            scope["path"],
+            401,
+            "invalid-token",
+            str(reason),
+            headers={"WWW-Authenticate": _challenge("invalid_token", str(reason))},
+        )
+        await response(scope, receive, send)
 
 
 class _BearerScheme(SecurityBase):

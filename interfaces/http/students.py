@@ -61,10 +61,9 @@ IfMatch = Annotated[str | None, Depends(if_match_header)]
 _IF_MATCH = {"parameters": [IF_MATCH_PARAMETER]}
 
 
-# Every operation can be refused for the caller's token: 401 without a valid one, 403 without the scope.
-_AUTH = (401, 403)
-# Operations with a body: 413 when it is larger than MAX_BODY_BYTES.
-_BODY = (*_AUTH, 413)
+# Every operation can be refused for the caller's token (401 without a valid one, 403 without the
+# scope) and for a body larger than MAX_BODY_BYTES (413), which is refused whatever the method.
+_REFUSALS = (401, 403, 413)
 
 
 def _student_response(student: Student, status_code: int = 200, **headers: str) -> Response:
@@ -84,7 +83,7 @@ def _student_response(student: Student, status_code: int = 200, **headers: str) 
             "description": "Registered (or, on a replay, registered earlier)",
             "headers": LOCATION | ETAG | REPLAYED,
         },
-        **problem_responses(*_BODY, 409, 415, 422, 500),
+        **problem_responses(*_REFUSALS, 409, 415, 422, 500),
     },
     dependencies=[WRITE_ACCESS, Depends(require_json), Depends(no_query_parameters)],
 )
@@ -128,7 +127,7 @@ async def register_student(
     operation_id="list_students",
     summary="List students, one page at a time",
     response_model=StudentPageRead,
-    responses={200: {"headers": LINK}, **problem_responses(*_AUTH, 422, 500)},
+    responses={200: {"headers": LINK}, **problem_responses(*_REFUSALS, 422, 500)},
     dependencies=[READ_ACCESS, Depends(single_valued_query)],
 )
 @inject
@@ -166,7 +165,7 @@ async def list_students(
     responses={
         200: {"headers": ETAG},
         304: {"description": "Not modified: If-None-Match names the current ETag", "headers": ETAG},
-        **problem_responses(*_AUTH, 404, 422, 500),
+        **problem_responses(*_REFUSALS, 404, 422, 500),
     },
     dependencies=[READ_ACCESS, Depends(no_query_parameters)],
 )
@@ -187,7 +186,10 @@ async def get_student(
     operation_id="replace_student",
     summary="Replace a student's fields",
     response_model=StudentRead,
-    responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
+    responses={
+        200: {"headers": ETAG},
+        **problem_responses(*_REFUSALS, 400, 404, 409, 412, 415, 422, 428, 500),
+    },
     dependencies=[WRITE_ACCESS, Depends(require_json), Depends(no_query_parameters)],
     openapi_extra=_IF_MATCH,
 )
@@ -216,7 +218,10 @@ async def replace_student(
     operation_id="update_student",
     summary="Change some of a student's fields (JSON merge patch, RFC 7396)",
     response_model=StudentRead,
-    responses={200: {"headers": ETAG}, **problem_responses(*_BODY, 400, 404, 409, 412, 415, 422, 428, 500)},
+    responses={
+        200: {"headers": ETAG},
+        **problem_responses(*_REFUSALS, 400, 404, 409, 412, 415, 422, 428, 500),
+    },
     dependencies=[WRITE_ACCESS, Depends(require_merge_patch), Depends(no_query_parameters)],
     openapi_extra={
         **_IF_MATCH,
@@ -253,7 +258,7 @@ async def update_student(
     summary="Remove a student",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(*_AUTH, 400, 404, 412, 422, 428, 500),
+    responses=problem_responses(*_REFUSALS, 400, 404, 412, 422, 428, 500),
     dependencies=[WRITE_ACCESS, Depends(no_query_parameters)],
     openapi_extra=_IF_MATCH,
 )

@@ -38,7 +38,15 @@ def test_token_prints_only_a_token_with_the_scopes_asked_for() -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [("token", "students:everything"), ("token",), ("token", "students:read", "--ttl", "0")]
+    "args",
+    [
+        ("token", "students:everything"),
+        ("token",),
+        ("token", "students:read", "--ttl", "0"),
+        ("token", "students:read", "--ttl", "99999999999999"),  # was an OverflowError traceback
+        ("token", "students:read", "--subject", ""),  # minted a token the server refused
+        ("token", "students:read", "--subject", "x" * 256),
+    ],
 )
 def test_token_refuses_bad_arguments_with_nothing_on_stdout(args: tuple[str, ...]) -> None:
     result = students(*args, env=server_environment())
@@ -70,13 +78,14 @@ def test_a_newcomer_gets_a_private_secret_and_a_working_token(tmp_path: Path) ->
         [STUDENTS, "serve", "--port", str(port)],
         env=env,
         cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        assert process.stderr is not None
-        banner = "".join(process.stderr.readline() for _ in range(6))
+        # On standard output: standard error is the log stream, where no token may appear.
+        assert process.stdout is not None
+        banner = "".join(process.stdout.readline() for _ in range(6))
         found = re.search(r"export TOKEN=(\S+)", banner)
         assert found, banner
         assert f'curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:{port}/students' in banner

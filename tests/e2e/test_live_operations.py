@@ -90,8 +90,14 @@ def test_metrics_add_up_over_every_worker(env: dict[str, str]) -> None:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+# Chromium's own background calls (updates, accounts, clock), made whatever page it shows.
+_BROWSER_OWN = re.compile(r"https?://[^/]*\.(google\.com|googleapis\.com|gstatic\.com|gvt1\.com)/")
+
+
 def _rendered(url: str, profile: Path) -> str:
-    """The page's DOM after its scripts ran, from headless Chromium with no network but ours."""
+    """The page's DOM after its scripts ran, in headless Chromium; fails if the page asked for
+    anything from anywhere but ``url``'s server (this machine has no internet, so a page that
+    did would look fine here and break, or leak, elsewhere)."""
     if CHROMIUM is None:
         message = "chromium is not installed (apt-get install chromium)"
         if backends_required():
@@ -107,6 +113,7 @@ def _rendered(url: str, profile: Path) -> str:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={profile}",
+        f"--log-net-log={profile / 'net-log.json'}",
         "--virtual-time-budget=20000",
         "--dump-dom",
     ]
@@ -118,6 +125,11 @@ def _rendered(url: str, profile: Path) -> str:
         env={**os.environ, "HOME": str(profile)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    origin = re.match(r"https?://[^/]+", url)
+    assert origin is not None
+    requested = set(re.findall(r'"url":"([^"]+)"', (profile / "net-log.json").read_text()))
+    elsewhere = {u for u in requested if not u.startswith(origin[0]) and not _BROWSER_OWN.match(u)}
+    assert elsewhere == set()
     return result.stdout
 
 
@@ -155,7 +167,10 @@ def test_redoc_renders_every_operation_without_internet(env: dict[str, str], tmp
 def test_docs_pages_name_no_other_host(env: dict[str, str]) -> None:
     with serving(env) as base:
         for path in ("/docs", "/redoc"):
-            html = httpx.get(f"{base}{path}").text
+            page = httpx.get(f"{base}{path}")
+            # The browser itself refuses anything from elsewhere (ReDoc's bundle would fetch a logo).
+            assert "default-src 'self'" in page.headers["content-security-policy"]
+            html = page.text
             assert not re.search(r"(src|href)=[\"']?(https?:)?//", html), path
             assert "fonts.googleapis" not in html
             assert "cdn.jsdelivr" not in html

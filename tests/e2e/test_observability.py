@@ -16,6 +16,7 @@ from interfaces.container import Container
 from interfaces.http.app import create_app
 from tests.e2e.test_students_api import ADA, assert_problem, create
 from tests.support.auth import settings_for_tests
+from tests.support.server import free_port
 
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -166,6 +167,23 @@ async def test_a_database_without_its_schema_is_not_ready(tmp_path: Path) -> Non
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             problem = assert_problem(await client.get("/readyz"), 503)
         assert problem["type"] == "/problems/database-not-migrated"
+    finally:
+        container.unwire()
+        await container.engine().dispose()
+
+
+async def test_an_unreachable_database_is_not_ready_and_the_log_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    container = Container()
+    refused = f"postgresql+asyncpg://app:pw@127.0.0.1:{free_port()}/students"
+    container.settings.override(providers.Object(settings_for_tests(database_url=refused)))
+    transport = httpx.ASGITransport(app=create_app(container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            problem = assert_problem(await client.get("/readyz"), 503)
+        assert problem["detail"] == "the database cannot be reached"  # it did not time out
+        assert any(r.getMessage().startswith("not ready: ") for r in caplog.records)
     finally:
         container.unwire()
         await container.engine().dispose()

@@ -242,3 +242,9 @@ async def test_idempotency_keys_belong_to_the_caller(anonymous: httpx.AsyncClien
     assert again.json() == first.json()
     assert "idempotent-replayed" not in other.headers
     assert other.json()["id"] != first.json()["id"]
+
+
+async def test_two_authorization_headers_are_refused(anonymous: httpx.AsyncClient) -> None:
+    headers = [("authorization", f"Bearer {token(READ)}"), ("authorization", f"Bearer {token(READ, WRITE)}")]
+    response = await anonymous.get("/students", headers=headers)
+    assert assert_problem(response, 401)["detail"] == "more than one Authorization header"

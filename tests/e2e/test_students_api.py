@@ -424,7 +424,7 @@ async def test_a_crafted_cursor_is_422_at_once(client: httpx.AsyncClient, sort: 
     assert assert_problem(response, 422)["errors"][0]["field"] == "cursor"
 
 
-@pytest.mark.parametrize("params", ["q=a&q=b", "limit=5&limit=6", "cursor="])
+@pytest.mark.parametrize("params", ["q=a&q=b", "limit=5&limit=6", "cursor=", "cgpa_min=1e1", "cgpa_max=1_0"])
 async def test_repeated_or_empty_list_parameters_are_422(client: httpx.AsyncClient, params: str) -> None:
     assert_problem(await client.get(f"/students?{params}"), 422)
 
@@ -443,3 +443,21 @@ async def test_an_if_match_beyond_any_version_is_412_not_500(client: httpx.Async
     )
     assert assert_problem(overlong, 400)["type"] == "/problems/bad-if-match"
     assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
+async def test_an_object_of_thousands_of_members_is_refused_cheaply(client: httpx.AsyncClient) -> None:
+    # Found by review: 90,000 unknown fields made a 9 MB answer listing each one.
+    body = json.dumps({f"k{i}": 0 for i in range(90_000)}, separators=(",", ":"))  # under 1 MiB
+    response = await client.post("/students", content=body, headers={"content-type": "application/json"})
+    problem = assert_problem(response, 422)
+    assert problem["type"] == "/problems/malformed-json"
+    assert problem["errors"][0]["message"] == "an object has more than 100 members"
+    assert len(response.content) < 2000
+
+
+async def test_a_problem_lists_at_most_twenty_field_errors(client: httpx.AsyncClient) -> None:
+    body = json.dumps({**ADA, **{f"k{i}": 0 for i in range(60)}})
+    response = await client.post("/students", content=body, headers={"content-type": "application/json"})
+    problem = assert_problem(response, 422)
+    assert len(problem["errors"]) == 20
+    assert problem["detail"].endswith("; and 40 more")

@@ -42,14 +42,32 @@ def test_processes_starting_together_share_one_development_secret(tmp_path: Path
 
 
 def test_a_truncated_development_secret_is_refused(tmp_path: Path) -> None:
-    (tmp_path / ".dev-secret").write_text("short\n")
+    path = tmp_path / ".dev-secret"
+    path.write_text("short\n")
+    path.chmod(0o600)
     with pytest.raises(KeyConfigurationError, match="delete it"):
         signing_secret(settings(tmp_path))
 
 
+def test_a_development_secret_others_can_read_is_refused(tmp_path: Path) -> None:
+    config = settings(tmp_path)
+    signing_secret(config)
+    (tmp_path / ".dev-secret").chmod(0o644)
+    with pytest.raises(KeyConfigurationError, match="chmod 600"):
+        signing_secret(config)
+
+
+def test_an_empty_key_set_is_one_clear_error(tmp_path: Path) -> None:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+    config = settings(tmp_path, auth_algorithms="ES256", auth_jwks_file=jwks)
+    with pytest.raises(KeyConfigurationError, match="cannot use the configured token keys"):
+        token_verifier(config)
+
+
 def test_a_configured_secret_wins_and_no_file_is_written(tmp_path: Path) -> None:
-    config = settings(tmp_path, auth_secret="c" * 32)
-    assert signing_secret(config) == b"c" * 32
+    config = settings(tmp_path, auth_secret="a-configured-secret-0123456789-xyz")
+    assert signing_secret(config) == b"a-configured-secret-0123456789-xyz"
     assert not (tmp_path / ".dev-secret").exists()
 
 
@@ -63,6 +81,8 @@ def test_production_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     ("variables", "message"),
     [
         ({"AUTH_SECRET": "x" * 31}, "AUTH_SECRET: must be at least 32 bytes"),
+        ({"AUTH_SECRET": "a" * 32}, "AUTH_SECRET: is too repetitive to be a secret"),
+        ({"AUTH_SECRET": "abc" * 20, "ENVIRONMENT": "production"}, "AUTH_SECRET: is too repetitive"),
         ({"AUTH_ALGORITHMS": "none"}, "AUTH_ALGORITHMS"),
         ({"AUTH_ALGORITHMS": "HS256,RS256"}, "not both"),
         ({"AUTH_ALGORITHMS": "RS256"}, "exactly one of AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE"),

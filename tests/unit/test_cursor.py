@@ -113,3 +113,10 @@ def test_values_no_stored_student_could_have_are_refused(order: tuple[SortKey, .
 def test_timestamps_come_back_in_utc() -> None:
     position = decode_cursor(_position(CREATED_ORDER, "2026-01-01T02:00:00+02:00"), CREATED_ORDER)
     assert position[0] == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_cursor_nested_past_the_decoders_limit_is_refused() -> None:
+    # Found by review: json.loads raised RecursionError, and the request was answered 500.
+    nested = base64.urlsafe_b64encode(b"[" * 1500).rstrip(b"=").decode()
+    with pytest.raises(InvalidQuery):
+        decode_cursor(nested, ORDER)

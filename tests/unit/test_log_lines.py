@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from infrastructure.observability.context import current_request_id
-from infrastructure.observability.logging import build_formatter, redact_text
+from infrastructure.observability.logging import build_formatter, logging_config, redact_text
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
 
@@ -28,6 +28,13 @@ TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
         ("password=hunter2 user=x", "password=[redacted] user=x"),
         ('{"secret": "abc"}', '{"secret": "[redacted]"}'),
         ("nothing to hide here", "nothing to hide here"),
+        # Found by review: these were logged whole, or half masked.
+        ("/students/_emile@example.org", "/students/_***@example.org"),
+        ("jane#doe@example.org", "j***@example.org"),
+        ("sub=_alice@example.com", "sub=_***@example.com"),
+        ("eyAiYWxnIjogIkhTMjU2In0.eyAic3ViIjogImFkYSJ9.c2lnbmF0dXJlLWJ5dGVz", "[token]"),
+        ("/students/01a20f0c-76a1-7481-aae5-71d6384c546e", "/students/01a20f0c-76a1-7481-aae5-71d6384c546e"),
+        ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui-bundle.js"),
     ],
 )
 def test_redaction(text: str, shown: str) -> None:
@@ -78,3 +85,15 @@ def test_console_lines_are_for_people() -> None:
     assert "request" in line
     assert "method=GET" in line
     assert not line.lstrip().startswith("{")
+
+
+def test_lines_from_another_formatter_carry_none_of_its_leftovers() -> None:
+    record = _record("statement", color_message="\x1b[32mstatement\x1b[0m")
+    record.message, record.asctime = "statement", "2026-01-01 00:00:00"
+    assert {"message", "asctime", "color_message"}.isdisjoint(json.loads(_format(record)))
+
+
+def test_db_echo_logs_statements_through_the_pipeline() -> None:
+    config = logging_config("json", "INFO", sql=True)
+    assert config["loggers"]["sqlalchemy.engine"] == {"level": "INFO"}
+    assert "sqlalchemy.engine" not in logging_config("json", "INFO")["loggers"]

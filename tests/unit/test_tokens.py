@@ -228,3 +228,9 @@ class _FrozenDatetime:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(datetime, name)
+
+
+def test_a_signed_token_whose_exp_is_no_usable_time_is_refused() -> None:
+    # Found by review: float(exp) overflowed, and the request was answered 500.
+    token = jwt.encode({**claims(), "exp": 10**400}, SECRET, algorithm="HS256")
+    assert refused(token, verifier()) == "the token's nbf or exp is not a usable time"
