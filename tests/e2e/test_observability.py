@@ -158,32 +158,27 @@ async def test_readiness_reports_the_database_revision_and_the_expected_one(
     }
 
 
-async def test_a_database_without_its_schema_is_not_ready(tmp_path: Path) -> None:
+async def _readiness_on(database_url: str) -> httpx.Response:
+    """/readyz of an app whose database is ``database_url``."""
     container = Container()
-    empty = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    container.settings.override(providers.Object(settings_for_tests(database_url=empty)))
+    container.settings.override(providers.Object(settings_for_tests(database_url=database_url)))
     transport = httpx.ASGITransport(app=create_app(container))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            problem = assert_problem(await client.get("/readyz"), 503)
-        assert problem["type"] == "/problems/database-not-migrated"
+            return await client.get("/readyz")
     finally:
         container.unwire()
         await container.engine().dispose()
+
+
+async def test_a_database_without_its_schema_is_not_ready(tmp_path: Path) -> None:
+    response = await _readiness_on(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    assert assert_problem(response, 503)["type"] == "/problems/database-not-migrated"
 
 
 async def test_an_unreachable_database_is_not_ready_and_the_log_says_why(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    container = Container()
-    refused = f"postgresql+asyncpg://app:pw@127.0.0.1:{free_port()}/students"
-    container.settings.override(providers.Object(settings_for_tests(database_url=refused)))
-    transport = httpx.ASGITransport(app=create_app(container))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            problem = assert_problem(await client.get("/readyz"), 503)
-        assert problem["detail"] == "the database cannot be reached"  # it did not time out
-        assert any(r.getMessage().startswith("not ready: ") for r in caplog.records)
-    finally:
-        container.unwire()
-        await container.engine().dispose()
+    response = await _readiness_on(f"postgresql+asyncpg://app:pw@127.0.0.1:{free_port()}/students")
+    assert assert_problem(response, 503)["detail"] == "the database cannot be reached"  # not a timeout
+    assert any(r.getMessage().startswith("not ready: ") for r in caplog.records)
