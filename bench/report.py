@@ -1,0 +1,167 @@
+"""The results as a Markdown report (stdout and bench/results/) and as JSON beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.metadata import Environment
+from bench.wrk import Measurement
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    scenario: str
+    title: str
+    app: str
+    url: str
+    command: str  # the wrk command line, header values redacted
+    warmup: Measurement
+    result: Measurement
+
+    @property
+    def flags(self) -> list[str]:
+        return self.result.problems + [f"warm-up: {problem}" for problem in self.warmup.problems]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["result"]["requests_per_second"] = self.result.requests_per_second
+        data["result"]["non_2xx"] = self.result.non_2xx
+        data["flags"] = self.flags
+        return data
+
+
+def _ms(microseconds: float) -> str:
+    return f"{microseconds / 1000:.2f}"
+
+
+def _ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}x" if denominator else "n/a"
+
+
+def _results_table(runs: list[Run]) -> list[str]:
+    lines = [
+        "| scenario | app | requests/s | p50 ms | p99 ms | requests | non-2xx | socket errors "
+        "| app CPU | wrk CPU | busy cores | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        r = run.result
+        verdict = "FLAGGED: " + "; ".join(run.flags) if run.flags else "ok"
+        rps = f"{r.requests_per_second:.1f}" + (" (!)" if run.flags else "")
+        lines.append(
+            f"| {run.scenario} | {run.app} | {rps} | {_ms(r.latency_us['p50'])} | {_ms(r.latency_us['p99'])} "
+            f"| {r.requests} | {r.non_2xx} | {r.socket_error_count} | {r.app_cpu:.0%} | {r.wrk_cpu:.0%} "
+            f"| {r.machine_cpu:.2f} | {verdict} |"
+        )
+    return lines
+
+
+def _comparison_table(runs: list[Run]) -> list[str]:
+    by_scenario: dict[str, dict[str, Run]] = {}
+    for run in runs:
+        by_scenario.setdefault(run.scenario, {})[run.app] = run
+    lines = [
+        "| scenario | service req/s | flat req/s | raw req/s | service / flat | service / raw |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for scenario, apps in by_scenario.items():
+        if len(apps) < 2 or "service" not in apps:
+            continue
+        rps = {name: run.result.requests_per_second for name, run in apps.items()}
+        cells = [f"{rps[name]:.1f}" if name in rps else "-" for name in ("service", "flat", "raw")]
+        flat = _ratio(rps["service"], rps["flat"]) if "flat" in rps else "-"
+        raw = _ratio(rps["service"], rps["raw"]) if "raw" in rps else "-"
+        lines.append(f"| {scenario} | {' | '.join(cells)} | {flat} | {raw} |")
+    return lines
+
+
+def _depth_row(label: str, r: Measurement) -> str:
+    return (
+        f"| {label} | {r.requests_per_second:.1f} | {_ms(r.latency_us['p50'])} | {_ms(r.latency_us['p99'])} |"
+    )
+
+
+def _depth_table(runs: list[Run], first: str, deep: str) -> list[str]:
+    pair = {run.scenario: run for run in runs if run.app == "service" and run.scenario in (first, deep)}
+    if len(pair) < 2:
+        return []
+    a, b = pair[first].result, pair[deep].result
+    return [
+        "| service page | requests/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        _depth_row(first, a),
+        _depth_row(deep, b),
+        f"| deep / first | {_ratio(b.requests_per_second, a.requests_per_second)} "
+        f"| {_ratio(b.latency_us['p50'], a.latency_us['p50'])} "
+        f"| {_ratio(b.latency_us['p99'], a.latency_us['p99'])} |",
+    ]
+
+
+def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[str, str]) -> str:
+    load = env.load
+    flagged = [run for run in runs if run.flags]
+    lines = [f"# Benchmark results, {started:%Y-%m-%d %H:%M:%S} UTC", ""]
+    if flagged:
+        lines += ["## FLAGGED RUNS: these numbers are not valid measurements", ""]
+        lines += [f"- **{run.scenario} / {run.app}**: {'; '.join(run.flags)}" for run in flagged]
+        lines.append("")
+    lines += [
+        f"- command: `{env.command}`",
+        f"- git commit: `{env.git_commit}`" + (" plus uncommitted changes" if env.git_dirty else ""),
+        f"- Python {env.python}, PostgreSQL {env.postgres}, {env.wrk}",
+        "- " + ", ".join(f"{name} {version}" for name, version in env.packages.items()),
+        f"- machine: {env.cpus} x {env.cpu}, {env.memory}, Linux {env.kernel}",
+        f"- data: {env.rows:,} students",
+        f"- machine before the first run: {env.background_cores:.2f} cores busy with other work, "
+        f"load average {env.load_average}"
+        + (" (**NOT IDLE: expect lower, noisier numbers**)" if env.background_cores > 0.10 else ""),
+        f"- load: {load['connections']} connections, {load['threads']} wrk thread, "
+        f"{load['warmup']} s warm-up then {load['duration']} s measured per run, "
+        f"wrk timeout {load['timeout']} s",
+        "- placement: each app alone on CPU 0 (uvicorn, 1 worker), wrk on CPU 1, PostgreSQL unpinned",
+        "- extra headers sent to the service: "
+        + (", ".join(env.service_header_names) if env.service_header_names else "none"),
+        "",
+        "Apps:",
+        "",
+        *[f"- **{name}**: {description}" for name, description in apps.items()],
+        "",
+        "## Every run",
+        "",
+        *_results_table(runs),
+        "",
+        "During each measured run: app CPU and wrk CPU are the share of one core used by the app's "
+        f"process and by wrk; busy cores is the work done by the whole machine (of {env.cpus}), "
+        "PostgreSQL and anything else running included.",
+        "",
+        "## The service against the others (requests/s)",
+        "",
+        *_comparison_table(runs),
+        "",
+        "## Sorted listing: first page against a deep page",
+        "",
+        *_depth_table(runs, "sorted_first", "sorted_deep"),
+        "",
+        "## wrk commands",
+        "",
+        *[f"- {run.scenario} / {run.app}: `{run.command}`" for run in runs],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(directory: Path, started: datetime, text: str, data: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``<timestamp>.md`` and ``<timestamp>.json``, each whole or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{started:%Y%m%dT%H%M%SZ}"
+    paths = directory / f"{stem}.md", directory / f"{stem}.json"
+    for path, content in zip(paths, (text, json.dumps(data, indent=2, default=str) + "\n"), strict=True):
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text(content)
+        os.replace(partial, path)
+    return paths

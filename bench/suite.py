@@ -1,0 +1,157 @@
+"""``python -m bench``: prepare the database, start the three apps, time every scenario, report."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shlex
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from bench import cpu, database, metadata, report, servers, wrk
+from bench.checks import check
+from bench.config import POST_EMAIL_DOMAIN, RESULTS_DIR, App, Load, apps, load_from_env
+from bench.report import Run
+from bench.scenarios import Scenario, Script, Target, scenarios
+
+_PAUSE = 1.0  # seconds between runs, so one run's closing connections do not overlap the next
+BUSY_MACHINE = 0.10  # cores' worth of others' work above which the report warns that it was not idle
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    # Turn SIGTERM into an exception so that every `finally` and context manager stops its servers.
+    raise SystemExit(128 + signum)
+
+
+def _loud(message: str) -> None:
+    bar = "!" * 100
+    print(f"\n{bar}\n{message}\n{bar}\n", file=sys.stderr, flush=True)
+
+
+def _script_args(script: Script, ids_file: Path) -> list[str]:
+    if script is Script.POINT_READS:
+        return [str(ids_file)]
+    if script is Script.REGISTER:
+        # A new token for every wrk invocation, so that no email is ever sent twice.
+        return [f"{int(time.time())}{secrets.token_hex(3)}", POST_EMAIL_DOMAIN]
+    return []
+
+
+def _measure(
+    scenario: Scenario, target: Target, server: servers.Server, load: Load, workdir: Path, ids_file: Path
+) -> Run:
+    app: App = server.app
+    url = app.base_url + (target.path if scenario.script is Script.FIXED else "/students")
+    results: list[wrk.Measurement] = []
+    command = ""
+    for seconds in (load.warmup, load.duration):
+        args = _script_args(scenario.script, ids_file)
+
+        def argv(seconds: int = seconds, args: list[str] = args, *, shown: bool = True) -> list[str]:
+            return wrk.wrk_argv(
+                url,
+                load,
+                seconds,
+                script=scenario.script.value,
+                headers=app.headers,
+                script_args=args,
+                show_header_values=shown,
+            )
+
+        command = shlex.join(argv(shown=False))
+        results.append(wrk.run(argv(), server.pid, workdir))
+        time.sleep(_PAUSE)
+    warmup, result = results
+    return Run(scenario.key, scenario.title, app.name, url, command, warmup, result)
+
+
+def _progress(number: int, total: int, run: Run) -> None:
+    r = run.result
+    print(
+        f"bench: [{number}/{total}] {run.scenario} / {run.app}: {r.requests_per_second:.1f} req/s, "
+        f"p50 {r.latency_us['p50'] / 1000:.2f} ms, p99 {r.latency_us['p99'] / 1000:.2f} ms, "
+        f"app CPU {r.app_cpu:.0%}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, workdir: Path) -> list[Run]:
+    ids_file = workdir / "ids.txt"
+    ids_file.write_text("\n".join(data.point_ids) + "\n")
+    plan = scenarios(data)
+    total = sum(len(scenario.targets) for scenario in plan)
+    runs: list[Run] = []
+    with servers.running(app_list, workdir) as running:
+        by_name = {name: server.app for name, server in running.items()}
+        for scenario in plan:
+            check(scenario, by_name, sample_id=data.point_ids[0], token=secrets.token_hex(4))
+            for target in scenario.targets:
+                run = _measure(scenario, target, running[target.app], load, workdir, ids_file)
+                runs.append(run)
+                _progress(len(runs), total, run)
+                if run.flags:
+                    server = running[target.app]
+                    _loud(
+                        f"FLAGGED {run.scenario} / {run.app}: {'; '.join(run.flags)}\n"
+                        f"last lines of its log:\n{server.log_tail()}"
+                    )
+    return runs
+
+
+def main() -> int:
+    wrk.require_wrk()
+    signal.signal(signal.SIGTERM, _terminate)
+    load = load_from_env()
+    app_list = apps()
+    started = datetime.now(UTC)
+    data = asyncio.run(database.prepare())
+    if data.seeded_now:
+        print(f"bench: seeded {data.rows:,} students in {data.seconds_to_seed:.1f} s", file=sys.stderr)
+    background = cpu.background_busy()
+    if background > BUSY_MACHINE:
+        _loud(
+            f"the machine is not idle: other processes kept {background:.2f} cores busy before the first "
+            "run; the numbers will be lower and noisier than on a quiet machine (see `top`)"
+        )
+    env = metadata.collect(
+        postgres=data.postgres_version,
+        rows=data.rows,
+        background_cores=background,
+        load=load,
+        service_header_names=sorted(app_list[0].headers),
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="students-bench-") as workdir:
+            runs = _run_all(data, app_list, load, Path(workdir))
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; every server it started has been stopped", file=sys.stderr)
+        return 130
+    finally:
+        asyncio.run(database.delete_posted())
+    descriptions = {app.name: app.description for app in app_list}
+    text = report.markdown(started, env, runs, descriptions)
+    data_out = {
+        "started": started.isoformat(),
+        "environment": env.as_dict(),
+        "apps": descriptions,
+        "dataset": {"rows": data.rows, "pages": {f"{k[0]}@{k[1]}": asdict(v) for k, v in data.pages.items()}},
+        "runs": [run.as_dict() for run in runs],
+    }
+    markdown_path, json_path = report.write(RESULTS_DIR, started, text, data_out)
+    print(text)
+    print(f"bench: written {markdown_path.relative_to(Path.cwd())} and {json_path.name}", file=sys.stderr)
+    flagged = [run for run in runs if run.flags]
+    if flagged:
+        _loud(
+            f"{len(flagged)} run(s) FLAGGED (non-2xx responses or socket errors); their numbers are not "
+            "valid:\n" + "\n".join(f"  {run.scenario} / {run.app}: {'; '.join(run.flags)}" for run in flagged)
+        )
+        return 1
+    return 0
