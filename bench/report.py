@@ -22,6 +22,7 @@ class Run:
     command: str  # the wrk command line, header values redacted
     warmup: Measurement
     result: Measurement
+    new_db_sessions: int  # sessions PostgreSQL saw opened on the benchmark database during the run
 
     @property
     def flags(self) -> list[str]:
@@ -46,8 +47,8 @@ def _ratio(numerator: float, denominator: float) -> str:
 def _results_table(runs: list[Run]) -> list[str]:
     lines = [
         "| scenario | app | requests/s | p50 ms | p99 ms | requests | non-2xx | socket errors "
-        "| app CPU | wrk CPU | busy cores | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| app CPU | wrk CPU | busy cores | new DB sessions | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         r = run.result
@@ -56,7 +57,7 @@ def _results_table(runs: list[Run]) -> list[str]:
         lines.append(
             f"| {run.scenario} | {run.app} | {rps} | {_ms(r.latency_us['p50'])} | {_ms(r.latency_us['p99'])} "
             f"| {r.requests} | {r.non_2xx} | {r.socket_error_count} | {r.app_cpu:.0%} | {r.wrk_cpu:.0%} "
-            f"| {r.machine_cpu:.2f} | {verdict} |"
+            f"| {r.machine_cpu:.2f} | {run.new_db_sessions} | {verdict} |"
         )
     return lines
 
@@ -80,25 +81,27 @@ def _comparison_table(runs: list[Run]) -> list[str]:
     return lines
 
 
-def _depth_row(label: str, r: Measurement) -> str:
-    return (
-        f"| {label} | {r.requests_per_second:.1f} | {_ms(r.latency_us['p50'])} | {_ms(r.latency_us['p99'])} |"
-    )
-
-
-def _depth_table(runs: list[Run], first: str, deep: str) -> list[str]:
-    pair = {run.scenario: run for run in runs if run.app == "service" and run.scenario in (first, deep)}
+def _depth_rows(runs: list[Run], app: str, first: str, deep: str) -> list[str]:
+    pair = {run.scenario: run.result for run in runs if run.app == app and run.scenario in (first, deep)}
     if len(pair) < 2:
         return []
-    a, b = pair[first].result, pair[deep].result
+    a, b = pair[first], pair[deep]
     return [
-        "| service page | requests/s | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|",
-        _depth_row(first, a),
-        _depth_row(deep, b),
-        f"| deep / first | {_ratio(b.requests_per_second, a.requests_per_second)} "
-        f"| {_ratio(b.latency_us['p50'], a.latency_us['p50'])} "
-        f"| {_ratio(b.latency_us['p99'], a.latency_us['p99'])} |",
+        f"| {app} | {first} / {deep} | {a.requests_per_second:.1f} | {b.requests_per_second:.1f} "
+        f"| {_ratio(b.requests_per_second, a.requests_per_second)} | {_ms(a.latency_us['p50'])} "
+        f"| {_ms(b.latency_us['p50'])} | {_ratio(b.latency_us['p50'], a.latency_us['p50'])} |"
+    ]
+
+
+def _depth_table(runs: list[Run]) -> list[str]:
+    return [
+        "| app | pages | first req/s | deep req/s | deep / first | first p50 ms | deep p50 ms "
+        "| deep / first |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+        *_depth_rows(runs, "service", "list_first", "list_deep"),
+        *_depth_rows(runs, "raw", "list_first", "list_deep"),
+        *_depth_rows(runs, "flat", "list_first", "list_deep"),
+        *_depth_rows(runs, "service", "sorted_first", "sorted_deep"),
     ]
 
 
@@ -137,15 +140,17 @@ def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[st
         "",
         "During each measured run: app CPU and wrk CPU are the share of one core used by the app's "
         f"process and by wrk; busy cores is the work done by the whole machine (of {env.cpus}), "
-        "PostgreSQL and anything else running included.",
+        "PostgreSQL and anything else running included. New DB sessions: connections the app opened "
+        "to PostgreSQL during the run (pg_stat_database.sessions); a warm pool that keeps its "
+        "connections opens none.",
         "",
         "## The service against the others (requests/s)",
         "",
         *_comparison_table(runs),
         "",
-        "## Sorted listing: first page against a deep page",
+        "## First page against a deep page (keyset should not care; OFFSET does)",
         "",
-        *_depth_table(runs, "sorted_first", "sorted_deep"),
+        *_depth_table(runs),
         "",
         "## wrk commands",
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shlex
 import signal
@@ -17,6 +18,7 @@ from types import FrameType
 from bench import cpu, database, metadata, report, servers, wrk
 from bench.checks import check
 from bench.config import POST_EMAIL_DOMAIN, RESULTS_DIR, App, Load, apps, load_from_env
+from bench.pgstats import SessionCounter
 from bench.report import Run
 from bench.scenarios import Scenario, Script, Target, scenarios
 
@@ -24,9 +26,12 @@ _PAUSE = 1.0  # seconds between runs, so one run's closing connections do not ov
 BUSY_MACHINE = 0.10  # cores' worth of others' work above which the report warns that it was not idle
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    # Turn SIGTERM into an exception so that every `finally` and context manager stops its servers.
-    raise SystemExit(128 + signum)
+class Stopped(Exception):
+    """SIGTERM, turned into an exception so that every context manager stops its servers."""
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise Stopped
 
 
 def _loud(message: str) -> None:
@@ -44,12 +49,19 @@ def _script_args(script: Script, ids_file: Path) -> list[str]:
 
 
 def _measure(
-    scenario: Scenario, target: Target, server: servers.Server, load: Load, workdir: Path, ids_file: Path
+    scenario: Scenario,
+    target: Target,
+    server: servers.Server,
+    load: Load,
+    workdir: Path,
+    ids_file: Path,
+    counter: SessionCounter,
 ) -> Run:
     app: App = server.app
     url = app.base_url + (target.path if scenario.script is Script.FIXED else "/students")
     results: list[wrk.Measurement] = []
     command = ""
+    sessions = 0
     for seconds in (load.warmup, load.duration):
         args = _script_args(scenario.script, ids_file)
 
@@ -65,10 +77,12 @@ def _measure(
             )
 
         command = shlex.join(argv(shown=False))
+        sessions = counter.sessions()
         results.append(wrk.run(argv(), server.pid, workdir))
-        time.sleep(_PAUSE)
+        time.sleep(_PAUSE)  # also lets PostgreSQL publish the session count (it does so each second)
+        sessions = counter.sessions() - sessions
     warmup, result = results
-    return Run(scenario.key, scenario.title, app.name, url, command, warmup, result)
+    return Run(scenario.key, scenario.title, app.name, url, command, warmup, result, new_db_sessions=sessions)
 
 
 def _progress(number: int, total: int, run: Run) -> None:
@@ -88,12 +102,13 @@ def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, work
     plan = scenarios(data)
     total = sum(len(scenario.targets) for scenario in plan)
     runs: list[Run] = []
-    with servers.running(app_list, workdir) as running:
+    counter = SessionCounter()
+    with contextlib.closing(counter), servers.running(app_list, workdir) as running:
         by_name = {name: server.app for name, server in running.items()}
         for scenario in plan:
             check(scenario, by_name, sample_id=data.point_ids[0], token=secrets.token_hex(4))
             for target in scenario.targets:
-                run = _measure(scenario, target, running[target.app], load, workdir, ids_file)
+                run = _measure(scenario, target, running[target.app], load, workdir, ids_file, counter)
                 runs.append(run)
                 _progress(len(runs), total, run)
                 if run.flags:
@@ -108,6 +123,8 @@ def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, work
 def main() -> int:
     wrk.require_wrk()
     signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C raises KeyboardInterrupt even when the caller started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     load = load_from_env()
     app_list = apps()
     started = datetime.now(UTC)
@@ -130,7 +147,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="students-bench-") as workdir:
             runs = _run_all(data, app_list, load, Path(workdir))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         print("\nbench: interrupted; every server it started has been stopped", file=sys.stderr)
         return 130
     finally:
