@@ -27,6 +27,9 @@ POST_EMAIL_DOMAIN = "post.example.org"  # rows the POST runs add; deleted before
 # The machine has two cores: each app runs alone on core 0, wrk alone on core 1. PostgreSQL is
 # not pinned and shares both with them (see bench/README.md).
 APP_CPU, WRK_CPU = "0", "1"
+# Cores' worth of work by processes that are neither the app, wrk nor PostgreSQL, above which a run
+# (or the idle machine before the first run) is reported as disturbed.
+NOISE_CORES = 0.15
 
 # Processes started by the suite inherit only these variables from the caller, plus their own below,
 # so a stray DATABASE_URL or DB_ECHO in the caller's shell cannot change what is measured.

@@ -9,9 +9,38 @@ from pathlib import Path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _stat(pid: int | str) -> list[str]:
+    # The fields after "(comm)"; index 0 is field 3 of proc(5).
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def process_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15 of proc(5))
+
+
+def parent_of(pid: int) -> int:
+    return int(_stat(pid)[1])
+
+
+def family_ticks(parent: int) -> int:
+    """CPU ticks of ``parent``'s live children plus those of its children that have exited.
+
+    For PostgreSQL's postmaster this is every backend: the ones that live through a run, and the
+    ones a churning connection pool opens and closes during it.
+    """
+    fields = _stat(parent)
+    total = int(fields[13]) + int(fields[14])  # cutime + cstime: children already reaped
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat(entry.name)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it exited while we looked
+        if int(child[1]) == parent:
+            total += int(child[11]) + int(child[12])
+    return total
 
 
 def machine_ticks() -> tuple[int, int]:

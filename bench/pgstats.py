@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import psycopg
 
+from bench import cpu
 from bench.config import BENCH_DSN, DATABASE
 
 
@@ -21,6 +22,12 @@ class SessionCounter:
             "SELECT sessions FROM pg_stat_database WHERE datname = %s", (DATABASE,)
         ).fetchone()
         return int(row[0]) if row is not None else 0
+
+    def postmaster_pid(self) -> int:
+        row = self._connection.execute("SELECT pg_backend_pid()").fetchone()
+        if row is None:
+            raise RuntimeError("PostgreSQL did not say which process serves this connection")
+        return cpu.parent_of(int(row[0]))
 
     def close(self) -> None:
         self._connection.close()

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.config import NOISE_CORES
 from bench.metadata import Environment
 from bench.wrk import Measurement
 
@@ -26,13 +27,23 @@ class Run:
 
     @property
     def flags(self) -> list[str]:
+        """What makes the run's numbers invalid: errors, in the measured run or its warm-up."""
         return self.result.problems + [f"warm-up: {problem}" for problem in self.warmup.problems]
+
+    @property
+    def disturbed(self) -> str | None:
+        """Why the numbers may be low though valid: other processes took CPU during the run."""
+        if self.result.other_cpu <= NOISE_CORES:
+            return None
+        return f"other processes used {self.result.other_cpu:.2f} cores during the run"
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["result"]["requests_per_second"] = self.result.requests_per_second
         data["result"]["non_2xx"] = self.result.non_2xx
+        data["result"]["other_cpu"] = self.result.other_cpu
         data["flags"] = self.flags
+        data["disturbed"] = self.disturbed
         return data
 
 
@@ -47,17 +58,21 @@ def _ratio(numerator: float, denominator: float) -> str:
 def _results_table(runs: list[Run]) -> list[str]:
     lines = [
         "| scenario | app | requests/s | p50 ms | p99 ms | requests | non-2xx | socket errors "
-        "| app CPU | wrk CPU | busy cores | new DB sessions | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CPU app | CPU PostgreSQL | CPU wrk | CPU others | new DB sessions | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         r = run.result
-        verdict = "FLAGGED: " + "; ".join(run.flags) if run.flags else "ok"
+        verdict = "ok"
+        if run.flags:
+            verdict = "**FLAGGED**: " + "; ".join(run.flags)
+        elif run.disturbed:
+            verdict = f"disturbed: {run.disturbed}"
         rps = f"{r.requests_per_second:.1f}" + (" (!)" if run.flags else "")
         lines.append(
             f"| {run.scenario} | {run.app} | {rps} | {_ms(r.latency_us['p50'])} | {_ms(r.latency_us['p99'])} "
-            f"| {r.requests} | {r.non_2xx} | {r.socket_error_count} | {r.app_cpu:.0%} | {r.wrk_cpu:.0%} "
-            f"| {r.machine_cpu:.2f} | {run.new_db_sessions} | {verdict} |"
+            f"| {r.requests} | {r.non_2xx} | {r.socket_error_count} | {r.app_cpu:.2f} | {r.postgres_cpu:.2f} "
+            f"| {r.wrk_cpu:.2f} | {r.other_cpu:.2f} | {run.new_db_sessions} | {verdict} |"
         )
     return lines
 
@@ -108,10 +123,15 @@ def _depth_table(runs: list[Run]) -> list[str]:
 def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[str, str]) -> str:
     load = env.load
     flagged = [run for run in runs if run.flags]
+    disturbed = [run for run in runs if run.disturbed and not run.flags]
     lines = [f"# Benchmark results, {started:%Y-%m-%d %H:%M:%S} UTC", ""]
     if flagged:
         lines += ["## FLAGGED RUNS: these numbers are not valid measurements", ""]
         lines += [f"- **{run.scenario} / {run.app}**: {'; '.join(run.flags)}" for run in flagged]
+        lines.append("")
+    if disturbed:
+        lines += ["## Disturbed runs: other processes took CPU, so these numbers are low", ""]
+        lines += [f"- **{run.scenario} / {run.app}**: {run.disturbed}" for run in disturbed]
         lines.append("")
     lines += [
         f"- command: `{env.command}`",
@@ -122,7 +142,7 @@ def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[st
         f"- data: {env.rows:,} students",
         f"- machine before the first run: {env.background_cores:.2f} cores busy with other work, "
         f"load average {env.load_average}"
-        + (" (**NOT IDLE: expect lower, noisier numbers**)" if env.background_cores > 0.10 else ""),
+        + (" (**NOT IDLE: expect lower, noisier numbers**)" if env.background_cores > NOISE_CORES else ""),
         f"- load: {load['connections']} connections, {load['threads']} wrk thread, "
         f"{load['warmup']} s warm-up then {load['duration']} s measured per run, "
         f"wrk timeout {load['timeout']} s",
@@ -138,11 +158,10 @@ def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[st
         "",
         *_results_table(runs),
         "",
-        "During each measured run: app CPU and wrk CPU are the share of one core used by the app's "
-        f"process and by wrk; busy cores is the work done by the whole machine (of {env.cpus}), "
-        "PostgreSQL and anything else running included. New DB sessions: connections the app opened "
-        "to PostgreSQL during the run (pg_stat_database.sessions); a warm pool that keeps its "
-        "connections opens none.",
+        "CPU columns: cores' worth of work during the measured run (1.00 = one core all the time, "
+        f"{env.cpus} cores in all) by the app's process, by all of PostgreSQL's processes, by wrk, and "
+        "by anything else on the machine. New DB sessions: connections the app opened to PostgreSQL "
+        "during the run (pg_stat_database.sessions); a warm pool that keeps its connections opens none.",
         "",
         "## The service against the others (requests/s)",
         "",

@@ -17,13 +17,12 @@ from types import FrameType
 
 from bench import cpu, database, metadata, report, servers, wrk
 from bench.checks import check
-from bench.config import POST_EMAIL_DOMAIN, RESULTS_DIR, App, Load, apps, load_from_env
+from bench.config import NOISE_CORES, POST_EMAIL_DOMAIN, RESULTS_DIR, App, Load, apps, load_from_env
 from bench.pgstats import SessionCounter
 from bench.report import Run
 from bench.scenarios import Scenario, Script, Target, scenarios
 
 _PAUSE = 1.0  # seconds between runs, so one run's closing connections do not overlap the next
-BUSY_MACHINE = 0.10  # cores' worth of others' work above which the report warns that it was not idle
 
 
 class Stopped(Exception):
@@ -78,7 +77,7 @@ def _measure(
 
         command = shlex.join(argv(shown=False))
         sessions = counter.sessions()
-        results.append(wrk.run(argv(), server.pid, workdir))
+        results.append(wrk.run(argv(), server.pid, counter.postmaster_pid(), workdir))
         time.sleep(_PAUSE)  # also lets PostgreSQL publish the session count (it does so each second)
         sessions = counter.sessions() - sessions
     warmup, result = results
@@ -117,6 +116,8 @@ def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, work
                         f"FLAGGED {run.scenario} / {run.app}: {'; '.join(run.flags)}\n"
                         f"last lines of its log:\n{server.log_tail()}"
                     )
+                elif run.disturbed:
+                    _loud(f"DISTURBED {run.scenario} / {run.app}: {run.disturbed}")
     return runs
 
 
@@ -132,7 +133,7 @@ def main() -> int:
     if data.seeded_now:
         print(f"bench: seeded {data.rows:,} students in {data.seconds_to_seed:.1f} s", file=sys.stderr)
     background = cpu.background_busy()
-    if background > BUSY_MACHINE:
+    if background > NOISE_CORES:
         _loud(
             f"the machine is not idle: other processes kept {background:.2f} cores busy before the first "
             "run; the numbers will be lower and noisier than on a quiet machine (see `top`)"
@@ -164,6 +165,13 @@ def main() -> int:
     markdown_path, json_path = report.write(RESULTS_DIR, started, text, data_out)
     print(text)
     print(f"bench: written {markdown_path.relative_to(Path.cwd())} and {json_path.name}", file=sys.stderr)
+    disturbed = [run for run in runs if run.disturbed]
+    if disturbed:
+        listing = "\n".join(f"  {run.scenario} / {run.app}: {run.disturbed}" for run in disturbed)
+        _loud(
+            f"{len(disturbed)} run(s) DISTURBED by other processes; rerun on a quiet machine for numbers "
+            f"worth quoting:\n{listing}"
+        )
     flagged = [run for run in runs if run.flags]
     if flagged:
         _loud(

@@ -36,9 +36,16 @@ class Measurement:
     socket_errors: dict[str, int]
     statuses: dict[str, int]
     latency_us: dict[str, float]
-    app_cpu: float  # share of one core the app's process used during the run (1.0 = all of it)
+    # Cores' worth of work during the run (1.0 = one core all the time): the app's process, wrk,
+    # PostgreSQL (all its processes), and the whole machine; what is left is someone else's.
+    app_cpu: float
     wrk_cpu: float
-    machine_cpu: float  # cores' worth of work on the whole machine, PostgreSQL included (2.0 = both)
+    postgres_cpu: float
+    machine_cpu: float
+
+    @property
+    def other_cpu(self) -> float:
+        return max(0.0, self.machine_cpu - self.app_cpu - self.wrk_cpu - self.postgres_cpu)
 
     @property
     def requests_per_second(self) -> float:
@@ -86,10 +93,11 @@ def wrk_argv(
     return argv
 
 
-def run(argv: list[str], app_pid: int, workdir: Path) -> Measurement:
+def run(argv: list[str], app_pid: int, postmaster_pid: int, workdir: Path) -> Measurement:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LUA_PATH": f"{LUA_DIR}/?.lua;;"}
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     app_before, machine_before = cpu.process_ticks(app_pid), cpu.machine_ticks()
+    postgres_before = cpu.family_ticks(postmaster_pid)
     started = time.monotonic()
     process = spawn(argv, env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -98,6 +106,7 @@ def run(argv: list[str], app_pid: int, workdir: Path) -> Measurement:
         stop(process, grace=2)
     wall = time.monotonic() - started
     app_after, machine_after = cpu.process_ticks(app_pid), cpu.machine_ticks()
+    postgres_after = cpu.family_ticks(postmaster_pid)
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stdout = out.decode(errors="replace")
     line = next((ln for ln in stdout.splitlines() if ln.startswith(_MARKER)), None)
@@ -118,5 +127,6 @@ def run(argv: list[str], app_pid: int, workdir: Path) -> Measurement:
         latency_us=data["latency_us"],
         app_cpu=(app_after - app_before) / cpu.CLOCK_TICKS / wall,
         wrk_cpu=wrk_seconds / wall,
+        postgres_cpu=(postgres_after - postgres_before) / cpu.CLOCK_TICKS / wall,
         machine_cpu=cpu.busy_cores(machine_before, machine_after),
     )
