@@ -117,10 +117,10 @@ def apps() -> tuple[App, App, App]:
     )
 
 
-def _positive_int(variable: str, default: int) -> int:
+def _whole(variable: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(variable, str(default))
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"bench: {variable} must be a whole number >= 1, not {raw!r}")
+    if not raw.isdigit() or int(raw) < minimum:
+        raise SystemExit(f"bench: {variable} must be a whole number >= {minimum}, not {raw!r}")
     return int(raw)
 
 
@@ -133,13 +133,19 @@ class Load:
     connections: int
     threads: int
     timeout: int  # seconds before wrk gives up on a response (counted as a socket error)
+    # A shared machine: before each run, wait up to quiet_wait seconds for other processes to go
+    # quiet, and measure a run that they disturbed again, up to `attempts` times in all.
+    quiet_wait: int
+    attempts: int
 
 
 def load_from_env() -> Load:
     return Load(
-        duration=_positive_int("BENCH_DURATION", 10),
-        warmup=_positive_int("BENCH_WARMUP", 3),
-        connections=_positive_int("BENCH_CONNECTIONS", 32),
+        duration=_whole("BENCH_DURATION", 10),
+        warmup=_whole("BENCH_WARMUP", 3),
+        connections=_whole("BENCH_CONNECTIONS", 32),
         threads=1,
         timeout=30,
+        quiet_wait=_whole("BENCH_QUIET_WAIT", 60, minimum=0),
+        attempts=_whole("BENCH_ATTEMPTS", 3),
     )

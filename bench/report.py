@@ -24,6 +24,8 @@ class Run:
     warmup: Measurement
     result: Measurement
     new_db_sessions: int  # sessions PostgreSQL saw opened on the benchmark database during the run
+    # Earlier attempts at the same run that other processes disturbed, set aside (see measure.py).
+    discarded: tuple[Measurement, ...] = ()
 
     @property
     def flags(self) -> list[str]:
@@ -68,6 +70,8 @@ def _results_table(runs: list[Run]) -> list[str]:
             verdict = "**FLAGGED**: " + "; ".join(run.flags)
         elif run.disturbed:
             verdict = f"disturbed: {run.disturbed}"
+        if run.discarded:
+            verdict += f" ({len(run.discarded)} disturbed attempt(s) set aside)"
         rps = f"{r.requests_per_second:.1f}" + (" (!)" if run.flags else "")
         lines.append(
             f"| {run.scenario} | {run.app} | {rps} | {_ms(r.latency_us['p50'])} | {_ms(r.latency_us['p99'])} "
@@ -145,7 +149,8 @@ def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[st
         + (" (**NOT IDLE: expect lower, noisier numbers**)" if env.background_cores > NOISE_CORES else ""),
         f"- load: {load['connections']} connections, {load['threads']} wrk thread, "
         f"{load['warmup']} s warm-up then {load['duration']} s measured per run, "
-        f"wrk timeout {load['timeout']} s",
+        f"wrk timeout {load['timeout']} s; each run waits up to {load['quiet_wait']} s for a quiet machine "
+        f"and is measured up to {load['attempts']} times while other processes disturb it",
         "- placement: each app alone on CPU 0 (uvicorn, 1 worker), wrk on CPU 1, PostgreSQL unpinned",
         "- extra headers sent to the service: "
         + (", ".join(env.service_header_names) if env.service_header_names else "none"),

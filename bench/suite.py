@@ -5,24 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import shlex
 import signal
 import sys
 import tempfile
-import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bench import cpu, database, metadata, report, servers, wrk
+from bench import database, metadata, report, servers, wrk
 from bench.checks import check
-from bench.config import NOISE_CORES, POST_EMAIL_DOMAIN, RESULTS_DIR, App, Load, apps, load_from_env
+from bench.config import NOISE_CORES, RESULTS_DIR, App, Load, apps, load_from_env
+from bench.measure import measure, wait_for_quiet
 from bench.pgstats import SessionCounter
 from bench.report import Run
-from bench.scenarios import Scenario, Script, Target, scenarios
-
-_PAUSE = 1.0  # seconds between runs, so one run's closing connections do not overlap the next
+from bench.scenarios import scenarios
 
 
 class Stopped(Exception):
@@ -36,52 +33,6 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 def _loud(message: str) -> None:
     bar = "!" * 100
     print(f"\n{bar}\n{message}\n{bar}\n", file=sys.stderr, flush=True)
-
-
-def _script_args(script: Script, ids_file: Path) -> list[str]:
-    if script is Script.POINT_READS:
-        return [str(ids_file)]
-    if script is Script.REGISTER:
-        # A new token for every wrk invocation, so that no email is ever sent twice.
-        return [f"{int(time.time())}{secrets.token_hex(3)}", POST_EMAIL_DOMAIN]
-    return []
-
-
-def _measure(
-    scenario: Scenario,
-    target: Target,
-    server: servers.Server,
-    load: Load,
-    workdir: Path,
-    ids_file: Path,
-    counter: SessionCounter,
-) -> Run:
-    app: App = server.app
-    url = app.base_url + (target.path if scenario.script is Script.FIXED else "/students")
-    results: list[wrk.Measurement] = []
-    command = ""
-    sessions = 0
-    for seconds in (load.warmup, load.duration):
-        args = _script_args(scenario.script, ids_file)
-
-        def argv(seconds: int = seconds, args: list[str] = args, *, shown: bool = True) -> list[str]:
-            return wrk.wrk_argv(
-                url,
-                load,
-                seconds,
-                script=scenario.script.value,
-                headers=app.headers,
-                script_args=args,
-                show_header_values=shown,
-            )
-
-        command = shlex.join(argv(shown=False))
-        sessions = counter.sessions()
-        results.append(wrk.run(argv(), server.pid, counter.postmaster_pid(), workdir))
-        time.sleep(_PAUSE)  # also lets PostgreSQL publish the session count (it does so each second)
-        sessions = counter.sessions() - sessions
-    warmup, result = results
-    return Run(scenario.key, scenario.title, app.name, url, command, warmup, result, new_db_sessions=sessions)
 
 
 def _progress(number: int, total: int, run: Run) -> None:
@@ -107,7 +58,7 @@ def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, work
         for scenario in plan:
             check(scenario, by_name, sample_id=data.point_ids[0], token=secrets.token_hex(4))
             for target in scenario.targets:
-                run = _measure(scenario, target, running[target.app], load, workdir, ids_file, counter)
+                run = measure(scenario, target, running[target.app], load, workdir, ids_file, counter)
                 runs.append(run)
                 _progress(len(runs), total, run)
                 if run.flags:
@@ -132,7 +83,7 @@ def main() -> int:
     data = asyncio.run(database.prepare())
     if data.seeded_now:
         print(f"bench: seeded {data.rows:,} students in {data.seconds_to_seed:.1f} s", file=sys.stderr)
-    background = cpu.background_busy()
+    background = wait_for_quiet(load.quiet_wait)
     if background > NOISE_CORES:
         _loud(
             f"the machine is not idle: other processes kept {background:.2f} cores busy before the first "
