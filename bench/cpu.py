@@ -24,13 +24,15 @@ def parent_of(pid: int) -> int:
 
 
 def family_ticks(parent: int) -> int:
-    """CPU ticks of ``parent``'s live children plus those of its children that have exited.
+    """CPU ticks of ``parent``, its live children, and its children that have exited.
 
-    For PostgreSQL's postmaster this is every backend: the ones that live through a run, and the
-    ones a churning connection pool opens and closes during it.
+    For PostgreSQL's postmaster this is all of PostgreSQL: the postmaster (which forks a backend
+    for every new connection), the backends that live through a run, and the ones a churning
+    connection pool opens and closes during it.
     """
     fields = _stat(parent)
-    total = int(fields[13]) + int(fields[14])  # cutime + cstime: children already reaped
+    total = int(fields[11]) + int(fields[12])  # utime + stime of the parent itself
+    total += int(fields[13]) + int(fields[14])  # cutime + cstime: children already reaped
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
