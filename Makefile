@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-dev run migrate test lint typecheck contracts pytest clean
+.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
+
+install-bench: $(VENV)/.installed-bench
 
 migrate: install
 	$(BIN)/students migrate
@@ -44,6 +50,10 @@ pytest: install-dev
 	$(BIN)/pytest
 
 test: lint typecheck contracts pytest
+
+# Needs PostgreSQL 15 at 127.0.0.1:5432 and wrk; see bench/README.md. BENCH_DURATION=3 for a quick run.
+bench: install-bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
