@@ -28,3 +28,10 @@ class IdempotencyKeyReused(ApplicationError):
 
     def __init__(self) -> None:
         super().__init__("this Idempotency-Key was used for a request with a different body")
+
+
+class Overloaded(ApplicationError):
+    """The store cannot take more work right now; the same request may well succeed shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("the service is at capacity; retry shortly")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+from infrastructure.auth.tokens import TokenIssuer
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
@@ -43,21 +47,31 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env | extra
 
 
-# The environment of the service under test; add settings here (DB_POOL_SIZE, JWT keys, ...).
+# A secret made for this run of the suite: the service verifies, and the suite mints, its tokens.
+_SECRET = secrets.token_urlsafe(48)
+
+# The environment of the service under test, as it would run in production: tokens verified on
+# every request, JSON access lines written (to a file). Add settings here (DB_POOL_SIZE, ...).
 SERVICE_ENV: dict[str, str] = {
     "DATABASE_URL": f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{DATABASE}",
+    "ENVIRONMENT": "production",
+    "AUTH_SECRET": _SECRET,
+    "LOG_FORMAT": "json",
 }
 
 
 def service_headers() -> dict[str, str]:
-    """Headers sent with every request to the service (never to the comparison apps).
-
-    When /students requires a token this is the one place to change, e.g.
-    ``return {"Authorization": f"Bearer {make_token()}"}``; or, without touching code,
-    ``BENCH_SERVICE_HEADERS='Authorization: Bearer eyJ...' make bench`` (one ``Name: value`` per line).
+    """Headers sent with every request to the service (never to the comparison apps): a bearer
+    token with the read and write scopes. ``BENCH_SERVICE_HEADERS='Name: value'`` lines replace it.
     Values are sent but never written to the results, which record header names only.
     """
-    return parse_headers(os.environ.get("BENCH_SERVICE_HEADERS", ""))
+    given = os.environ.get("BENCH_SERVICE_HEADERS")
+    if given is not None:
+        return parse_headers(given)
+    token = TokenIssuer(_SECRET.encode()).mint(
+        "bench", ("students:read", "students:write"), ttl=timedelta(hours=12)
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def parse_headers(text: str) -> dict[str, str]:

@@ -24,8 +24,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy async URL")
-    db_pool_size: int = Field(10, ge=1, le=1000)
-    db_max_overflow: int = Field(10, ge=0, le=1000)
+    # Connections each process keeps open. Overflow connections are closed as soon as they are
+    # returned, so under steady load they are opened and closed again and again: 0 by default.
+    db_pool_size: int = Field(20, ge=1, le=1000)
+    db_max_overflow: int = Field(0, ge=0, le=1000)
     db_pool_timeout: float = Field(5.0, gt=0, le=600, description="seconds to wait for a connection")
     db_pool_pre_ping: bool = False
     db_pool_recycle: int = Field(1800, ge=-1, description="seconds; -1 never recycles")
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     access_log: bool = True
     # Browser origins allowed to call the API; empty (the default) turns CORS off.
     cors_origins: CommaList = ()
+
+    @property
+    def db_connections(self) -> int:
+        """The most connections a process may hold at once."""
+        return self.db_pool_size + self.db_max_overflow
 
     @property
     def idempotency_ttl_timedelta(self) -> timedelta:

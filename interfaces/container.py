@@ -19,6 +19,7 @@ from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock
 from infrastructure.settings import load_settings
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
+from infrastructure.sqlalchemy.gate import ConnectionGate
 from infrastructure.sqlalchemy.health import DatabaseProbe
 from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -40,9 +41,16 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
 
+    # One fair queue per process for the pool's connections (see infrastructure/sqlalchemy/gate.py).
+    connection_gate = providers.Singleton(
+        ConnectionGate, permits=settings.provided.db_connections, timeout=settings.provided.db_pool_timeout
+    )
+
     # Factories: every use-case call gets a unit of work of its own, never shared between requests.
-    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
-    read_only_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine, read_only=True)
+    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine, gate=connection_gate)
+    read_only_unit_of_work = providers.Factory(
+        SqlAlchemyUnitOfWork, engine=engine, read_only=True, gate=connection_gate
+    )
 
     idempotency_policy = providers.Singleton(
         IdempotencyPolicy, ttl=settings.provided.idempotency_ttl_timedelta

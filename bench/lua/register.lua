@@ -6,9 +6,16 @@ require "stats"
 local departments = { "CS", "EE", "ME", "CE", "MATH", "PHYS", "CHEM", "BIO" }
 local token, domain
 local counter = 0
+local headers = {}
 
 function init(args)
   token, domain = args[1], args[2]
+  -- wrk.format() sends only the headers it is given: keep those of the command line (-H, e.g. the
+  -- service's Authorization) and add the body's type.
+  for name, value in pairs(wrk.headers) do
+    headers[name] = value
+  end
+  headers["Content-Type"] = "application/json"
 end
 
 function request()
@@ -18,5 +25,5 @@ function request()
     counter, token, thread_number, counter, domain,
     departments[counter % #departments + 1], 5 + counter % 5, counter % 100
   )
-  return wrk.format("POST", "/students", { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/students", headers, body)
 end

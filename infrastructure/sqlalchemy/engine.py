@@ -30,18 +30,21 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # they cannot reach a log line.
         "hide_parameters": True,
     }
+    pool = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle,
+    }
     if _is_sqlite(url):
         if url.database in (None, "", ":memory:"):
             # One shared connection, or every checkout would see its own empty database.
             options["poolclass"] = StaticPool
+        else:
+            options |= pool
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
-        options |= {
-            "pool_size": settings.db_pool_size,
-            "max_overflow": settings.db_max_overflow,
-            "pool_timeout": settings.db_pool_timeout,
-            "pool_recycle": settings.db_pool_recycle,
-        }
+        options |= pool
     engine = create_async_engine(url, **options)
     if _is_sqlite(url):
         _configure_sqlite(engine)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from application.errors import Overloaded
 from application.ports import UnitOfWork
 from infrastructure.observability.metrics import DB_POOL_WAITING, record_student_changes
+from infrastructure.sqlalchemy.gate import ConnectionGate
 from infrastructure.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from infrastructure.sqlalchemy.repository import SqlAlchemyStudentRepository
 
@@ -23,16 +26,28 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     container decides which use-cases get one.
     """
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, read_only: bool = False, gate: ConnectionGate | None = None
+    ) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._gate = gate
         self._connection: AsyncConnection | None = None
 
     async def _begin(self) -> None:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already in use")
         with DB_POOL_WAITING.track_inprogress():
-            connection = await self._engine.connect()
+            if self._gate is not None:
+                await self._gate.enter()
+            try:
+                connection = await self._engine.connect()
+            except PoolTimeout:
+                self._leave_gate()
+                raise Overloaded() from None
+            except BaseException:
+                self._leave_gate()
+                raise
         try:
             if self._read_only:
                 if self._engine.dialect.name in _CHEAP_AUTOCOMMIT:
@@ -43,6 +58,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
                 await connection.begin()
         except BaseException:
             await connection.close()
+            self._leave_gate()
             raise
         self._connection = connection
         self.students = self._students = SqlAlchemyStudentRepository(connection)
@@ -67,4 +83,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            await connection.close()
+            try:
+                await connection.close()
+            finally:
+                self._leave_gate()
+
+    def _leave_gate(self) -> None:
+        if self._gate is not None:
+            self._gate.leave()

@@ -19,6 +19,7 @@ from application.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidQuery,
+    Overloaded,
 )
 from domain.errors import (
     DomainError,
@@ -129,10 +130,12 @@ _DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidQuery: (422, "invalid-query"),
     IdempotencyKeyInFlight: (409, "idempotency-key-in-flight"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
+    Overloaded: (503, "overloaded"),
 }
 # Extra headers some answers carry: how long to wait before retrying an in-flight key.
 _DOMAIN_HEADERS: dict[type[Exception], dict[str, str]] = {
     IdempotencyKeyInFlight: {"Retry-After": "1"},
+    Overloaded: {"Retry-After": "1"},
 }
 
 

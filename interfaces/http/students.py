@@ -62,8 +62,9 @@ _IF_MATCH = {"parameters": [IF_MATCH_PARAMETER]}
 
 
 # Every operation can be refused for the caller's token (401 without a valid one, 403 without the
-# scope) and for a body larger than MAX_BODY_BYTES (413), which is refused whatever the method.
-_REFUSALS = (401, 403, 413)
+# scope), for a body larger than MAX_BODY_BYTES (413), which is refused whatever the method, and
+# when every database connection stays busy for DB_POOL_TIMEOUT (503, Retry-After).
+_REFUSALS = (401, 403, 413, 503)
 
 
 def _student_response(student: Student, status_code: int = 200, **headers: str) -> Response:

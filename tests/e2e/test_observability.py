@@ -12,6 +12,7 @@ from dependency_injector import providers
 
 from application.use_cases import GetStudent
 from infrastructure.migrations import head_revision
+from infrastructure.sqlalchemy.gate import ConnectionGate
 from interfaces.container import Container
 from interfaces.http.app import create_app
 from tests.e2e.test_students_api import ADA, assert_problem, create
@@ -182,3 +183,17 @@ async def test_an_unreachable_database_is_not_ready_and_the_log_says_why(
     response = await _readiness_on(f"postgresql+asyncpg://app:pw@127.0.0.1:{free_port()}/students")
     assert assert_problem(response, 503)["detail"] == "the database cannot be reached"  # not a timeout
     assert any(r.getMessage().startswith("not ready: ") for r in caplog.records)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_when_every_connection_stays_busy_the_answer_is_503_then_service_resumes(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    container.connection_gate.override(providers.Object(ConnectionGate(permits=1, timeout=0.05)))
+    holder = container.unit_of_work()
+    async with holder:  # the only permit is taken for as long as this block lasts
+        response = await client.get("/students")
+        problem = assert_problem(response, 503)
+        assert problem["type"] == "/problems/overloaded"
+        assert response.headers["retry-after"] == "1"
+    assert (await client.get("/students")).status_code == 200  # the permit came back
