@@ -21,6 +21,11 @@ class ConnectionGate:
         self._timeout = timeout
 
     async def enter(self) -> None:
+        if not self._permits.locked():
+            # A permit is free and nobody is queued: acquire() takes it without waiting, so the
+            # timeout (a timer armed and cancelled on every request) is not needed.
+            await self._permits.acquire()
+            return
         try:
             async with asyncio.timeout(self._timeout):
                 await self._permits.acquire()

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi.security import SecurityScopes
+from starlette.requests import Request
 
 from infrastructure.auth.keys import KeyConfigurationError, signing_secret, token_issuer, token_verifier
 from infrastructure.auth.tokens import Principal
 from infrastructure.settings import Settings, SettingsError, load_settings
 from interfaces.http.problems import HttpProblem
-from interfaces.http.security import _authorised
+from interfaces.http.security import PRINCIPAL_KEY, _bearer
 from interfaces.scopes import READ, WRITE
 
 
@@ -122,7 +123,8 @@ def test_minted_tokens_verify_against_the_same_settings(tmp_path: Path) -> None:
 
 
 def check(principal: Principal, *needed: str) -> Principal:
-    return asyncio.run(_authorised(SecurityScopes(list(needed)), principal))
+    request = Request({"type": "http", PRINCIPAL_KEY: principal})
+    return asyncio.run(_bearer(request, SecurityScopes(list(needed))))
 
 
 def test_a_scope_the_token_grants_lets_the_caller_through() -> None:
