@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from infrastructure.observability.logging import line_logger
 from interfaces.container import Container
 from interfaces.http import health, students
+from interfaces.http.cors import Cors
 from interfaces.http.docs import ASSETS_PATH, DOCS_PATH, OPENAPI_PATH, REDOC_PATH, install_docs
 from interfaces.http.housekeeping import every
 from interfaces.http.limits import BodySizeLimit
@@ -88,7 +88,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     if settings.cors_origins:
         # Outside authentication: a browser's preflight request carries no token.
         app.add_middleware(
-            CORSMiddleware,
+            Cors,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=_CORS_REQUEST_HEADERS,

@@ -230,6 +230,23 @@ async def test_configured_origins_may_call_and_read_the_useful_headers(
     assert "access-control-allow-origin" not in other.headers
 
 
+async def test_a_refused_preflight_is_a_problem_saying_what_was_refused(
+    cors_client: httpx.AsyncClient,
+) -> None:
+    refused = await cors_client.options(
+        "/students",
+        headers={
+            "origin": "https://evil.example",
+            "access-control-request-method": "DELETE",
+            "access-control-request-headers": "x-unknown",
+        },
+    )
+    problem = assert_problem(refused, 400)
+    assert problem["type"] == "/problems/cors-refused"
+    assert problem["detail"] == "this origin, method or headers may not call the service: origin, headers"
+    assert "access-control-allow-origin" not in refused.headers
+
+
 async def test_idempotency_keys_belong_to_the_caller(anonymous: httpx.AsyncClient) -> None:
     key = {"idempotency-key": "order-1"}
     first = await anonymous.post("/students", json=ADA, headers={**key, **bearer(WRITE, subject="alice")})
