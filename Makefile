@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench clean
+.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench bench-inprocess clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: lint typecheck contracts pytest
 # Needs PostgreSQL 15 at 127.0.0.1:5432 and wrk; see bench/README.md. BENCH_DURATION=3 for a quick run.
 bench: install-bench
 	$(BIN)/python -m bench
+
+# Where one request's CPU goes, part by part, in process (bench/inprocess.py). Same database as bench.
+bench-inprocess: install-bench
+	$(BIN)/python -m bench.inprocess
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
