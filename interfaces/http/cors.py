@@ -31,9 +31,9 @@ class Cors(CORSMiddleware):
         response = self.preflight_response(request_headers=headers)
         if response.status_code != 400:
             return response
-        detail = "this origin, method or headers may not call the service"
+        detail = "this cross-origin request is not allowed"
         text = bytes(response.body).decode()
         if text.startswith(_STARLETTE_REFUSAL):
-            detail += f": {text.removeprefix(_STARLETTE_REFUSAL)}"
+            detail += f"; refused: {text.removeprefix(_STARLETTE_REFUSAL)}"
         kept = {name: value for name, value in response.headers.items() if name not in _BODY_HEADERS}
         return problem_response(path, 400, "cors-refused", detail, headers=kept)
