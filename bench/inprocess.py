@@ -33,15 +33,15 @@ import asyncpg
 import uvloop
 
 from bench import database
+from bench.apps.raw import BY_ID
 from bench.config import BENCH_DSN, RESULTS_DIR, SERVICE_ENV
-from bench.metadata import _cpu_model, _git, _version
+from bench.metadata import cpu_model, git_state, package_version
 from infrastructure.auth.tokens import TokenIssuer
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 WARM_UP = 300
 IDS = 2000
-_COLUMNS = "id, name, email, department, cgpa, created_at, updated_at, version"
 
 Call = Callable[[int], Awaitable[object]]
 
@@ -175,17 +175,19 @@ async def _service_parts(ids: list[UUID]) -> list[tuple[str, float]]:
 
 
 async def _driver_alone(ids: list[UUID]) -> list[tuple[str, float]]:
-    sql = f"SELECT {_COLUMNS} FROM students WHERE id = $1"
     connection = await asyncpg.connect(BENCH_DSN)
     pool = await asyncpg.create_pool(BENCH_DSN, min_size=2, max_size=4)
     try:
-        statement = await connection.prepare(sql)
+        statement = await connection.prepare(BY_ID)
         return [
             (
                 "asyncpg: prepared fetchrow on one connection",
                 await _cpu_per_call(lambda i: statement.fetchrow(ids[i % len(ids)])),
             ),
-            ("asyncpg: pool.fetchrow", await _cpu_per_call(lambda i: pool.fetchrow(sql, ids[i % len(ids)]))),
+            (
+                "asyncpg: pool.fetchrow",
+                await _cpu_per_call(lambda i: pool.fetchrow(BY_ID, ids[i % len(ids)])),
+            ),
         ]
     finally:
         await pool.close()
@@ -217,7 +219,7 @@ async def _measure() -> tuple[str, list[tuple[str, float]]]:
 
 def _report(started: datetime, postgres: str, results: list[tuple[str, float]]) -> str:
     packages = ", ".join(
-        f"{name} {_version(name)}"
+        f"{name} {package_version(name)}"
         for name in (
             "fastapi",
             "starlette",
@@ -228,14 +230,14 @@ def _report(started: datetime, postgres: str, results: list[tuple[str, float]]) 
             "structlog",
         )
     )
-    dirty = bool(_git("status", "--porcelain", "--", ".", ":!bench/results"))
+    commit, dirty = git_state()
     lines = [
         f"# CPU per request, in process, {started:%Y-%m-%d %H:%M:%S} UTC",
         "",
         f"- command: `python -m bench.inprocess` (BENCH_ROUNDS={ROUNDS}, BENCH_REQUESTS={REQUESTS})",
-        f"- git commit: `{_git('rev-parse', 'HEAD')}`{' plus uncommitted changes' if dirty else ''}",
+        f"- git commit: `{commit}`{' plus uncommitted changes' if dirty else ''}",
         f"- Python {sys.version.split()[0]}, PostgreSQL {postgres}, {packages}",
-        f"- machine: {os.cpu_count()} x {_cpu_model()}",
+        f"- machine: {os.cpu_count()} x {cpu_model()}",
         f"- one request at a time; CPU time of this process (user + system), best of {ROUNDS} rounds"
         f" of {REQUESTS}, after {WARM_UP} warm-up calls; ids drawn from {IDS} random students",
         "",

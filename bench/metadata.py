@@ -48,6 +48,11 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def git_state() -> tuple[str, bool]:
+    """The commit measured, and whether the tree had changes outside bench/results."""
+    return _git("rev-parse", "HEAD"), bool(_git("status", "--porcelain", "--", ".", ":!bench/results"))
+
+
 def _command() -> str:
     settings = [f"{name}={shlex.quote(value)}" for name, value in sorted(os.environ.items())]
     settings = [s for s in settings if s.startswith("BENCH_") and not s.startswith("BENCH_SERVICE_HEADERS=")]
@@ -57,7 +62,7 @@ def _command() -> str:
     return " ".join([*settings, runner])
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
@@ -71,7 +76,7 @@ def _memory() -> str:
     return "unknown"
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -82,15 +87,16 @@ def collect(
     *, postgres: str, rows: int, background_cores: float, load: Load, service_header_names: list[str]
 ) -> Environment:
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    commit, dirty = git_state()
     return Environment(
         command=_command(),
-        git_commit=_git("rev-parse", "HEAD"),
-        git_dirty=bool(_git("status", "--porcelain", "--", ".", ":!bench/results")),
+        git_commit=commit,
+        git_dirty=dirty,
         python=platform.python_version(),
         postgres=postgres,
         wrk=(wrk.stdout or wrk.stderr).splitlines()[0].split(" [")[0],
-        packages={package: _version(package) for package in _PACKAGES},
-        cpu=_cpu_model(),
+        packages={package: package_version(package) for package in _PACKAGES},
+        cpu=cpu_model(),
         cpus=os.cpu_count() or 1,
         memory=_memory(),
         kernel=platform.release(),
