@@ -35,3 +35,35 @@ class Overloaded(ApplicationError):
 
     def __init__(self) -> None:
         super().__init__("the service is at capacity; retry shortly")
+
+
+class PreconditionRequired(ApplicationError):
+    """A write by a client must name the version it last read (or ``*``), and this one names none."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this request must carry If-Match with the ETag of the student you are changing (or *); "
+            "GET the student to learn it"
+        )
+
+
+class InvalidPrecondition(ApplicationError):
+    """The stated precondition cannot be read; the message says why."""
+
+
+class StoreUnavailable(ApplicationError):
+    """The database cannot serve this request now (unreachable, connection lost, no answer).
+
+    The message is meant for the client and names nothing internal; ``reason`` is for the log.
+    """
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class StoreNotMigrated(StoreUnavailable):
+    """The database answers but holds no schema (or an older one): ``students migrate`` is due."""
+
+    def __init__(self, *, reason: str = "") -> None:
+        super().__init__("the database has no schema yet; run `students migrate`", reason=reason)

@@ -87,6 +87,12 @@ def fingerprint(*values: str | Decimal | int) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def registration_fingerprint(student: Student) -> str:
+    """What a registration asked for, in the form the domain keeps it: "7.50" and "7.5", or "cs"
+    and "CS", are one request, since they make the same student."""
+    return fingerprint(student.name, student.email, student.department, student.cgpa)
+
+
 def snapshot_of(student: Student) -> str:
     return json.dumps(
         {

@@ -31,7 +31,9 @@ class StudentRepository(ABC):
         """Store a new student; raises ``EmailAlreadyRegistered`` if the email is taken."""
 
     @abstractmethod
-    async def get(self, student_id: UUID) -> Student | None: ...
+    async def get(self, student_id: UUID, *, lock: bool = False) -> Student | None:
+        """The student, or None. ``lock``: hold it until the unit of work ends, so that writers
+        of the same student take turns (SELECT ... FOR UPDATE); for a write that depends on it."""
 
     @abstractmethod
     async def get_by_email(self, email: str) -> Student | None: ...

@@ -39,10 +39,10 @@ class EmailAlreadyRegistered(DomainError):
 
 
 class StaleVersion(DomainError):
-    """The caller's copy of the student is older than the stored one (optimistic concurrency)."""
+    """The student is not at a version the caller agreed to change (optimistic concurrency)."""
 
-    def __init__(self, student_id: UUID, expected: int, actual: int | None = None) -> None:
+    def __init__(self, student_id: UUID, *, expected: int | None = None, actual: int | None = None) -> None:
         self.student_id = student_id
         self.expected = expected
         self.actual = actual
-        super().__init__(f"student {student_id} is not at version {expected}")
+        super().__init__(f"student {student_id} has changed since the version named in the precondition")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +10,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from uuid import UUID
 
-from domain.errors import FieldError, InvalidStudentData, StaleVersion
+from domain.errors import FieldError, InvalidStudentData
+from domain.text import has_letter, looks_blank, nfc, starts_with_mark, unprintable_reason
 
 NAME_MAX_LENGTH = 100
 EMAIL_MAX_LENGTH = 254
@@ -23,8 +23,6 @@ _CENT = Decimal("0.01")
 _DEPARTMENT = re.compile(r"[A-Za-z0-9]{2,10}")
 # A plain decimal as text: no exponent, no underscores (Python's Decimal takes "1_0" as 10).
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-# Control and format characters, and lone surrogates (which cannot be stored as UTF-8).
-_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs"})
 # Deliberately plain: one @, a dot-atom local part, and a dotted host name whose last label is
 # alphabetic. Deliverability is not the domain's business; rejecting obvious garbage is.
 _EMAIL = re.compile(
@@ -42,19 +40,26 @@ def _text(value: object) -> str:
 
 
 def check_printable(text: str) -> str:
-    """``text`` unchanged, or ValueError if it holds control characters or lone surrogates."""
-    if any(unicodedata.category(ch) in _UNPRINTABLE for ch in text):
-        raise ValueError("must not contain control characters")
+    """``text`` unchanged, or ValueError if it holds characters no name holds (see domain/text.py)."""
+    reason = unprintable_reason(text)
+    if reason is not None:
+        raise ValueError(reason)
     return text
 
 
 def normalise_name(value: object) -> str:
-    name = _text(value).strip()
-    if not name:
-        raise ValueError("must not be blank")
+    """The name in NFC, trimmed; printable, not blank, with a letter (the rules of domain/text.py)."""
+    name = nfc(_text(value)).strip()
     if len(name) > NAME_MAX_LENGTH:
         raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
-    return check_printable(name)
+    check_printable(name)
+    if looks_blank(name):
+        raise ValueError("must not be blank")
+    if not has_letter(name):
+        raise ValueError("must contain a letter")
+    if starts_with_mark(name):
+        raise ValueError("must not start with a combining mark")
+    return name
 
 
 def normalise_email(value: object) -> str:
@@ -97,7 +102,65 @@ def normalise_cgpa(value: object) -> Decimal:
     cents = cgpa.quantize(_CENT)
     if cents != cgpa:
         raise ValueError("must have at most two decimal places")
-    return cents
+    # -0 is 0: a client that sent -0.0 reads back 0.0, as every later reader does.
+    return abs(cents) if cents.is_zero() else cents
+
+
+@dataclass(frozen=True, slots=True)
+class StudentChanges:
+    """Checked values for some or all of a student's fields; ``None`` leaves a field as it is."""
+
+    name: str | None = None
+    email: str | None = None
+    department: str | None = None
+    cgpa: Decimal | None = None
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        department: str | None = None,
+        cgpa: CgpaInput | None = None,
+        required: bool = False,
+    ) -> StudentChanges:
+        """Run every rule and report all failures together, so a client can fix its input in one go.
+
+        ``required``: every field must be given (a registration, a replacement).
+        """
+        errors: list[FieldError] = []
+
+        def run(field: str, rule: Callable[[Any], T], value: object) -> T | None:
+            if value is None:
+                if required:
+                    errors.append(FieldError(field, "is required"))
+                return None
+            try:
+                return rule(value)
+            except ValueError as exc:
+                errors.append(FieldError(field, str(exc)))
+                return None
+
+        checked = cls(
+            name=run("name", normalise_name, name),
+            email=run("email", normalise_email, email),
+            department=run("department", normalise_department, department),
+            cgpa=run("cgpa", normalise_cgpa, cgpa),
+        )
+        if errors:
+            raise InvalidStudentData(errors)
+        return checked
+
+    def given(self) -> dict[str, str | Decimal]:
+        return {
+            field: value
+            for field in ("name", "email", "department", "cgpa")
+            if (value := getattr(self, field)) is not None
+        }
+
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -124,7 +187,9 @@ class Student:
         cgpa: CgpaInput,
         now: datetime,
     ) -> Student:
-        checked = _check(name=name, email=email, department=department, cgpa=cgpa, required=True)
+        checked = StudentChanges.checked(
+            name=name, email=email, department=department, cgpa=cgpa, required=True
+        )
         return cls(
             id=id,
             name=_present(checked.name),
@@ -147,12 +212,16 @@ class Student:
     ) -> bool:
         """Apply the given changes all together or not at all; ``None`` leaves a field as it is.
 
-        Returns whether anything changed. A change bumps ``version`` by one; a revision that
-        changes nothing leaves the student, its version and ``updated_at`` untouched.
+        Returns whether anything changed (see :meth:`apply`).
         """
-        checked = _check(name=name, email=email, department=department, cgpa=cgpa)
+        changes = StudentChanges.checked(name=name, email=email, department=department, cgpa=cgpa)
+        return self.apply(changes, now=now)
+
+    def apply(self, changes: StudentChanges, *, now: datetime) -> bool:
+        """Apply checked changes. A change bumps ``version`` by one; a revision that changes nothing
+        leaves the student, its version and ``updated_at`` untouched. Returns whether it changed."""
         changed = False
-        for field, value in checked.changes().items():
+        for field, value in changes.given().items():
             if getattr(self, field) != value:
                 setattr(self, field, value)
                 changed = True
@@ -161,65 +230,9 @@ class Student:
             self.updated_at = now
         return changed
 
-    def ensure_version(self, expected: int | None) -> None:
-        """Refuse to act on behalf of a caller whose copy is older than this one."""
-        if expected is not None and expected != self.version:
-            raise StaleVersion(self.id, expected=expected, actual=self.version)
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    name: str | None
-    email: str | None
-    department: str | None
-    cgpa: Decimal | None
-
-    def changes(self) -> dict[str, str | Decimal]:
-        return {
-            field: value
-            for field in ("name", "email", "department", "cgpa")
-            if (value := getattr(self, field)) is not None
-        }
-
-
-def _check(
-    *,
-    name: str | None,
-    email: str | None,
-    department: str | None,
-    cgpa: CgpaInput | None,
-    required: bool = False,
-) -> _Checked:
-    """Run every rule and report all failures together, so a client can fix its input in one go."""
-    errors: list[FieldError] = []
-
-    def run(field: str, rule: Callable[[Any], T], value: object) -> T | None:
-        if value is None:
-            if required:
-                errors.append(FieldError(field, "is required"))
-            return None
-        try:
-            return rule(value)
-        except ValueError as exc:
-            errors.append(FieldError(field, str(exc)))
-            return None
-
-    checked = _Checked(
-        name=run("name", normalise_name, name),
-        email=run("email", normalise_email, email),
-        department=run("department", normalise_department, department),
-        cgpa=run("cgpa", normalise_cgpa, cgpa),
-    )
-    if errors:
-        raise InvalidStudentData(errors)
-    return checked
-
 
 def _present(value: T | None) -> T:
-    # _check(required=True) has already refused every missing field.
+    # StudentChanges.checked(required=True) has already refused every missing field.
     if value is None:
         raise AssertionError("a required value was not checked")
     return value

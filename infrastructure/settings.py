@@ -6,6 +6,7 @@ import importlib.util
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, ge=1, le=1000)
     db_max_overflow: int = Field(0, ge=0, le=1000)
     db_pool_timeout: float = Field(5.0, gt=0, le=600, description="seconds to wait for a connection")
+    # A statement with no answer by then is abandoned (503): a black-holed network never answers.
+    db_statement_timeout: float = Field(10.0, gt=0, le=3600, description="seconds")
     db_pool_pre_ping: bool = False
     db_pool_recycle: int = Field(1800, ge=-1, description="seconds; -1 never recycles")
     db_echo: bool = False
@@ -51,6 +54,19 @@ class Settings(BaseSettings):
     dev_secret_file: Path = Path(".dev-secret")
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    # Where clients reach the service; absolute URLs (Location, Link) are built on it. Without
+    # it they are relative references, never built from a Host header a client chose.
+    public_base_url: str | None = None
+    # Host header values served; others are 400. Empty: the served host, localhost, and the host
+    # of PUBLIC_BASE_URL (see interfaces/http/hosts.py). "*" serves any.
+    allowed_hosts: CommaList = ()
+    # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's); empty: none.
+    forwarded_allow_ips: CommaList = ()
+    # On SIGTERM: keep serving this long while /readyz says 503, so a balancer stops sending; then
+    # stop accepting, and give requests still running this long to finish.
+    shutdown_drain: float = Field(5.0, ge=0, le=3600, description="seconds")
+    shutdown_timeout: float = Field(30.0, gt=0, le=3600, description="seconds")
 
     # Logs go to standard error: JSON lines, readable lines, or "auto" (readable on a terminal).
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -85,12 +101,24 @@ class Settings(BaseSettings):
             raise ValueError(f"names the driver {driver}, which is not installed (pip install {driver})")
         return value
 
-    @field_validator("auth_algorithms", "cors_origins", mode="before")
+    @field_validator("auth_algorithms", "cors_origins", "allowed_hosts", "forwarded_allow_ips", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL, e.g. https://students.example.org")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must not carry a query, a fragment or credentials")
+        return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
     @field_validator("auth_algorithms")
     @classmethod

@@ -1,16 +1,22 @@
-"""The ``students`` command: serve the API and migrate the database."""
+"""The ``students`` command: serve the API, migrate the database, mint tokens, purge keys.
+
+Every failure is one line on standard error and a non-zero exit status, never a traceback: 2 for
+a bad argument or setting, 1 for a database that cannot be reached, or anything else.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import timedelta
+from typing import Any, NoReturn
 
 from infrastructure.auth.keys import (
     KeyConfigurationError,
@@ -18,64 +24,80 @@ from infrastructure.auth.keys import (
     token_verifier,
     uses_development_secret,
 )
-from infrastructure.observability.logging import configure_logging, logging_config
+from infrastructure.observability.logging import configure_logging, logging_config, redact_text
 from infrastructure.settings import Settings, SettingsError, load_settings
 from interfaces import scopes
 
 # The token `serve` prints for a developer who configured nothing: long enough for a working day.
 _DEVELOPMENT_TOKEN_TTL = timedelta(hours=12)
+_MAX_TTL = 366 * 24 * 3600
+_MAX_WORKERS = 64
+
+logger = logging.getLogger("students.cli")
 
 
-def _migrate(settings: Settings) -> int:
+class CommandFailed(Exception):
+    """The command cannot do what it was asked; the message is the one line the user reads."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _database_call(settings: Settings, action: str, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    """Run ``work(engine)`` on a fresh engine; an unreachable database is one line, not a traceback."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
-    from infrastructure.migrations import upgrade_to_head
+    from application.errors import StoreUnavailable
     from infrastructure.sqlalchemy.engine import create_engine
+    from infrastructure.sqlalchemy.faults import reason_of
 
-    async def run() -> None:
+    async def run() -> Any:
         engine = create_engine(settings)
         try:
-            await upgrade_to_head(engine)
+            return await work(engine)
         finally:
             await engine.dispose()
 
     try:
-        asyncio.run(run())
-    except (OSError, DBAPIError) as exc:
-        # Unreachable, refused, wrong password: one line that says where and why, no traceback.
+        return asyncio.run(run())
+    except (OSError, TimeoutError, DBAPIError, StoreUnavailable) as exc:
+        # Unreachable, refused, wrong password, no schema: where and why, the password hidden.
         where = make_url(settings.database_url).render_as_string(hide_password=True)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"students: cannot migrate {where}: {reason}", file=sys.stderr)
-        return 1
+        reason = getattr(exc, "reason", "") or reason_of(exc)
+        raise CommandFailed(f"cannot {action} {where}: {reason}") from None
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from infrastructure.migrations import upgrade_to_head
+
+    _database_call(settings, "migrate", upgrade_to_head)
     print("database is at the latest revision", file=sys.stderr)
     return 0
 
 
-def _purge(settings: Settings) -> int:
+def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     from application.use_cases import PurgeExpiredIdempotencyKeys
     from infrastructure.clock import SystemClock
-    from infrastructure.sqlalchemy.engine import create_engine
     from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
-    async def run() -> int:
-        engine = create_engine(settings)
-        try:
-            return await PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(engine), SystemClock()).execute()
-        finally:
-            await engine.dispose()
+    async def purge(engine: Any) -> int:
+        use_case = PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(engine), SystemClock())
+        return await use_case.execute()
 
-    print(f"{asyncio.run(run())} expired idempotency keys removed", file=sys.stderr)
+    purged = _database_call(settings, "purge the idempotency keys of", purge)
+    print(f"{purged} expired idempotency keys removed", file=sys.stderr)
     return 0
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
     unknown = sorted(set(args.scopes) - set(scopes.ALL))
     if unknown:
-        print(f"students: unknown scope {', '.join(unknown)}; use {', '.join(scopes.ALL)}", file=sys.stderr)
-        return 2
-    token = token_issuer(settings).mint(args.subject, args.scopes, ttl=timedelta(seconds=args.ttl))
-    print(token)
+        raise CommandFailed(f"unknown scope {', '.join(unknown)}; use {', '.join(scopes.ALL)}", status=2)
+    # Never a new development secret: the server would not know it, and refuse the token.
+    issuer = token_issuer(settings, create_secret=False)
+    print(issuer.mint(args.subject, args.scopes, ttl=timedelta(seconds=args.ttl)))
     return 0
 
 
@@ -91,8 +113,8 @@ def _development_banner(settings: Settings, host: str, port: int) -> None:
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(
         f"No AUTH_SECRET configured: signing tokens with the development secret in "
-        f"{settings.dev_secret_file} (never use it in production).\n"
-        f"A read+write token, valid for 12 hours (mint others with `students token`):\n\n"
+        f"{settings.dev_secret_file.resolve()} (never use it in production).\n"
+        f"A read+write token, valid for 12 hours (mint others with `students token`, run here):\n\n"
         f"  export TOKEN={token}\n"
         f'  curl -H "Authorization: Bearer $TOKEN" http://{shown_host}:{port}/students\n',
         file=sys.stdout,
@@ -101,28 +123,21 @@ def _development_banner(settings: Settings, host: str, port: int) -> None:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from interfaces.server import ServeOptions, serve
 
     # Fail before binding the port if the keys cannot be used; every worker builds the same.
     token_verifier(settings)
     if uses_development_secret(settings):
         _development_banner(settings, args.host, args.port)
-
+    options = ServeOptions(
+        settings=settings,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=logging_config(settings.log_format, settings.log_level, sql=settings.db_echo),
+    )
     with _metrics_shared_by(args.workers):
-        uvicorn.run(
-            "interfaces.http.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            # Applied by uvicorn in every worker process, so all of them log the same way.
-            log_config=logging_config(settings.log_format, settings.log_level, sql=settings.db_echo),
-            # The access log comes from our own middleware; uvicorn's would be a second copy.
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-        )
-    return 0
+        return serve(options)
 
 
 @contextlib.contextmanager
@@ -130,8 +145,8 @@ def _metrics_shared_by(workers: int) -> Iterator[None]:
     """With several workers, give them a fresh directory to pool their metrics in.
 
     prometheus-client's multiprocess mode reads ``PROMETHEUS_MULTIPROC_DIR`` when it is first
-    imported, so it is set here, before uvicorn starts the workers that inherit it. A directory
-    the operator set is theirs to keep clean.
+    imported, so it is set here, before the workers that inherit it start. A directory the
+    operator set is theirs to keep clean.
     """
     from infrastructure.observability.metrics import MULTIPROCESS_DIR_VARIABLE
 
@@ -147,32 +162,24 @@ def _metrics_shared_by(workers: int) -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="students", description="Student records service")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the REST API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
-    commands.add_parser("purge-idempotency-keys", help="delete expired Idempotency-Key records now")
-    token = commands.add_parser(
-        "token", help="mint a bearer token from the configured secret; prints only the token"
-    )
-    token.add_argument("scopes", nargs="+", metavar="SCOPE", help=f"any of {', '.join(scopes.ALL)}")
-    token.add_argument("--ttl", type=_lifetime, default=3600, metavar="SECONDS", help="default 3600")
-    token.add_argument("--subject", type=_subject, default="students-cli", help="the caller (sub claim)")
-    return parser
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose errors are one line (usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-_MAX_TTL = 366 * 24 * 3600
+def _integer(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low} to {high} {what}, not {value}")
+        return value
 
-
-def _lifetime(text: str) -> int:
-    value = int(text)
-    if not 0 < value <= _MAX_TTL:
-        raise argparse.ArgumentTypeError(f"must be 1 to {_MAX_TTL} seconds (a year)")
-    return value
+    return parse
 
 
 def _subject(text: str) -> str:
@@ -180,6 +187,41 @@ def _subject(text: str) -> str:
     if not 1 <= len(text) <= 255:
         raise argparse.ArgumentTypeError("must be 1 to 255 characters")
     return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="students", description="Student records service")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    serve = commands.add_parser("serve", help="serve the REST API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_integer(1, 65535, "port"), default=8000, help="port to listen on (default 8000)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_integer(1, _MAX_WORKERS, "processes"),
+        default=1,
+        help="server processes (default 1)",
+    )
+    commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    commands.add_parser("purge-idempotency-keys", help="delete expired Idempotency-Key records now")
+    token = commands.add_parser(
+        "token", help="mint a bearer token from the configured secret; prints only the token"
+    )
+    token.add_argument("scopes", nargs="+", metavar="SCOPE", help=f"any of {', '.join(scopes.ALL)}")
+    token.add_argument(
+        "--ttl", type=_integer(1, _MAX_TTL, "seconds"), default=3600, metavar="SECONDS", help="default 3600"
+    )
+    token.add_argument("--subject", type=_subject, default="students-cli", help="the caller (sub claim)")
+    return parser
+
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "migrate": _migrate,
+    "purge-idempotency-keys": _purge,
+    "token": _token,
+    "serve": _serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,16 +233,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_format, settings.log_level, sql=settings.db_echo)
     try:
-        if args.command == "migrate":
-            return _migrate(settings)
-        if args.command == "purge-idempotency-keys":
-            return _purge(settings)
-        if args.command == "token":
-            return _token(settings, args)
-        return _serve(settings, args)
+        return _COMMANDS[args.command](settings, args)
     except KeyConfigurationError as exc:
         print(f"students: {exc}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"students: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # A bug: the user gets one line; the traceback goes to the log, at DEBUG.
+        logger.debug("unexpected failure", exc_info=True)
+        print(f"students: unexpected failure: {redact_text(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -20,14 +20,18 @@ from infrastructure.clock import SystemClock
 from infrastructure.settings import load_settings
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
 from infrastructure.sqlalchemy.gate import ConnectionGate
-from infrastructure.sqlalchemy.health import DatabaseProbe
+from infrastructure.sqlalchemy.health import DatabaseProbe, create_probe_engine, dispose_probe
 from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from interfaces.lifecycle import Lifecycle
 
 
 class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(
         modules=["interfaces.http.students", "interfaces.http.health"]
     )
+
+    # This process's own state: serving, or draining before it stops.
+    lifecycle = providers.Singleton(Lifecycle)
 
     settings = providers.Singleton(load_settings)
 
@@ -47,9 +51,18 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Factories: every use-case call gets a unit of work of its own, never shared between requests.
-    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine, gate=connection_gate)
+    unit_of_work = providers.Factory(
+        SqlAlchemyUnitOfWork,
+        engine=engine,
+        gate=connection_gate,
+        statement_timeout=settings.provided.db_statement_timeout,
+    )
     read_only_unit_of_work = providers.Factory(
-        SqlAlchemyUnitOfWork, engine=engine, read_only=True, gate=connection_gate
+        SqlAlchemyUnitOfWork,
+        engine=engine,
+        read_only=True,
+        gate=connection_gate,
+        statement_timeout=settings.provided.db_statement_timeout,
     )
 
     idempotency_policy = providers.Singleton(
@@ -66,6 +79,9 @@ class Container(containers.DeclarativeContainer):
     update_student = providers.Factory(UpdateStudent, uow=unit_of_work, clock=clock)
     remove_student = providers.Factory(RemoveStudent, uow=unit_of_work)
 
-    database_probe = providers.Factory(
-        DatabaseProbe, engine=engine, timeout=settings.provided.readiness_timeout
+    # Readiness asks on a connection of its own (infrastructure/sqlalchemy/health.py).
+    probe_engine = providers.Singleton(create_probe_engine, settings=settings, engine=engine)
+    probe_engine_lifetime = providers.Resource(dispose_probe, probe_engine=probe_engine, engine=engine)
+    database_probe = providers.Singleton(
+        DatabaseProbe, engine=probe_engine, timeout=settings.provided.readiness_timeout
     )

@@ -1,4 +1,4 @@
-"""What ReplaceStudent and UpdateStudent share: load, check the version, revise, write."""
+"""What ReplaceStudent and UpdateStudent share: validate, judge the precondition, lock, revise, write."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Protocol
 from uuid import UUID
 
 from application.ports import Clock, UnitOfWork
-from domain.errors import EmailAlreadyRegistered, StudentNotFound
-from domain.student import Student
+from application.preconditions import Precondition
+from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
+from domain.student import Student, StudentChanges
 
 
 class Revision(Protocol):
@@ -24,38 +25,43 @@ class Revision(Protocol):
     def department(self) -> str | None: ...
     @property
     def cgpa(self) -> Decimal | int | str | None: ...
-    # The version the caller last saw (from its ETag); ``None`` skips the check.
     @property
-    def expected_version(self) -> int | None: ...
+    def precondition(self) -> Precondition: ...
 
 
 class StudentRevision:
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, *, every_field: bool = False) -> None:
         self._uow = uow
         self._clock = clock
+        self._every_field = every_field
 
     async def _revise(self, change: Revision) -> Student:
+        # The order of application/preconditions.py: values, precondition stated, exists, admitted.
+        changes = StudentChanges.checked(
+            name=change.name,
+            email=change.email,
+            department=change.department,
+            cgpa=change.cgpa,
+            required=self._every_field,
+        )
+        change.precondition.check_stated()
         async with self._uow as uow:
-            student = await uow.students.get(change.student_id)
+            # Locked until the block ends: concurrent writers of this student take turns, so the
+            # version read here is still the current one when the UPDATE below runs.
+            student = await uow.students.get(change.student_id, lock=True)
             if student is None:
                 raise StudentNotFound(change.student_id)
-            # Fail fast on a stale copy; the conditional UPDATE below is what holds under races.
-            student.ensure_version(change.expected_version)
+            if not change.precondition.admits(student.version):
+                raise StaleVersion(student.id, actual=student.version)
             loaded_version = student.version
             previous_email = student.email
-            changed = student.revise(
-                now=self._clock.now(),
-                name=change.name,
-                email=change.email,
-                department=change.department,
-                cgpa=change.cgpa,
-            )
-            if not changed:
+            if not student.apply(changes, now=self._clock.now()):
                 return student
             if student.email != previous_email:
                 holder = await uow.students.get_by_email(student.email)
                 if holder is not None and holder.id != student.id:
                     raise EmailAlreadyRegistered(student.email)
+            # The version check stays in the UPDATE itself: it holds even where nothing locks.
             await uow.students.update(student, expected_version=loaded_version)
             await uow.commit()
         return student

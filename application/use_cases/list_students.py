@@ -22,6 +22,7 @@ from domain.student import (
     normalise_cgpa,
     normalise_department,
 )
+from domain.text import nfc
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ def build_filter(request: ListStudentsRequest) -> StudentFilter:
     cgpa_max = _cgpa_bound("cgpa_max", request.cgpa_max)
     if cgpa_min is not None and cgpa_max is not None and cgpa_min > cgpa_max:
         raise InvalidQuery("cgpa_min", "must not be greater than cgpa_max")
-    q = request.q.strip() if request.q is not None else None
+    q = nfc(request.q).strip() if request.q is not None else None
     if q is not None and len(q) > NAME_MAX_LENGTH:
         raise InvalidQuery("q", f"must be at most {NAME_MAX_LENGTH} characters")
     if q is not None:

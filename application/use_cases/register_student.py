@@ -9,7 +9,7 @@ from application.idempotency import (
     IdempotencyKey,
     IdempotencyPolicy,
     IdempotencyRecord,
-    fingerprint,
+    registration_fingerprint,
     snapshot_of,
     student_from_snapshot,
 )
@@ -26,9 +26,6 @@ class RegisterStudentCommand:
     cgpa: Decimal | int | str
     # Makes a retried request answer with the first result instead of registering twice.
     idempotency_key: IdempotencyKey | None = None
-
-    def fingerprint(self) -> str:
-        return fingerprint(self.name, self.email, self.department, self.cgpa)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +67,7 @@ class RegisterStudent:
         claim = IdempotencyRecord(
             caller=key.caller,
             key=key.key,
-            fingerprint=command.fingerprint(),
+            fingerprint=registration_fingerprint(student),
             created_at=now,
             expires_at=now + self._policy.ttl,
         )

@@ -4,12 +4,15 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.ports import UnitOfWork
+from application.preconditions import UNCONDITIONAL, Precondition
+from domain.errors import StaleVersion, StudentNotFound
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveStudentCommand:
     student_id: UUID
-    expected_version: int | None = None
+    # Which versions the caller agrees to remove (from If-Match); see application/preconditions.py.
+    precondition: Precondition = UNCONDITIONAL
 
 
 class RemoveStudent:
@@ -17,6 +20,12 @@ class RemoveStudent:
         self._uow = uow
 
     async def execute(self, command: RemoveStudentCommand) -> None:
+        command.precondition.check_stated()
         async with self._uow as uow:
-            await uow.students.remove(command.student_id, expected_version=command.expected_version)
+            student = await uow.students.get(command.student_id, lock=True)
+            if student is None:
+                raise StudentNotFound(command.student_id)
+            if not command.precondition.admits(student.version):
+                raise StaleVersion(student.id, actual=student.version)
+            await uow.students.remove(student.id, expected_version=student.version)
             await uow.commit()

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
+from application.ports import Clock, UnitOfWork
+from application.preconditions import UNCONDITIONAL, Precondition
 from application.use_cases._revision import StudentRevision
 from domain.student import Student
 
@@ -15,12 +17,15 @@ class ReplaceStudentCommand:
     email: str
     department: str
     cgpa: Decimal | int | str
-    # The version the caller last saw (from its ETag); ``None`` skips the check.
-    expected_version: int | None = None
+    # Which versions the caller agrees to change (from If-Match); see application/preconditions.py.
+    precondition: Precondition = UNCONDITIONAL
 
 
 class ReplaceStudent(StudentRevision):
     """Replace every client-writable field of a student at once (HTTP PUT)."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        super().__init__(uow, clock, every_field=True)
 
     async def execute(self, command: ReplaceStudentCommand) -> Student:
         return await self._revise(command)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
+from application.preconditions import UNCONDITIONAL, Precondition
 from application.use_cases._revision import StudentRevision
 from domain.student import Student
 
@@ -17,7 +18,8 @@ class UpdateStudentCommand:
     email: str | None = None
     department: str | None = None
     cgpa: Decimal | int | str | None = None
-    expected_version: int | None = None
+    # Which versions the caller agrees to change (from If-Match); see application/preconditions.py.
+    precondition: Precondition = UNCONDITIONAL
 
 
 class UpdateStudent(StudentRevision):

@@ -28,18 +28,28 @@ def uses_development_secret(settings: Settings) -> bool:
     return settings.uses_hmac and settings.auth_secret is None and settings.environment != "production"
 
 
-def signing_secret(settings: Settings) -> bytes:
-    """The HMAC secret: ``AUTH_SECRET``, or outside production the development secret file."""
+def signing_secret(settings: Settings, *, create: bool = True) -> bytes:
+    """The HMAC secret: ``AUTH_SECRET``, or outside production the development secret file.
+
+    ``create``: make the development secret if there is none yet (the server does). A command
+    that only mints tokens must not: a secret it made would not be the one the server checks.
+    """
     if settings.auth_secret is not None:
         return settings.auth_secret.get_secret_value().encode()
     if not uses_development_secret(settings):
         raise KeyConfigurationError("AUTH_SECRET is required in production")
-    return _development_secret(settings.dev_secret_file)
+    return _development_secret(settings.dev_secret_file, create=create)
 
 
-def _development_secret(path: Path) -> bytes:
+def _development_secret(path: Path, *, create: bool) -> bytes:
     with contextlib.suppress(FileNotFoundError):
         return _read_secret(path)
+    if not create:
+        raise KeyConfigurationError(
+            f"there is no development secret at {path.resolve()}: run this where `students serve` "
+            "runs (it makes the secret on first start), or set AUTH_SECRET or DEV_SECRET_FILE as the "
+            "server has them"
+        )
     # Write it whole under a temporary name, then link it into place: a process that starts at
     # the same moment either wins the link or reads the complete file the other one linked.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -87,13 +97,13 @@ def token_verifier(settings: Settings) -> TokenVerifier:
         raise KeyConfigurationError(f"cannot use the configured token keys: {exc}") from None
 
 
-def token_issuer(settings: Settings) -> TokenIssuer:
+def token_issuer(settings: Settings, *, create_secret: bool = True) -> TokenIssuer:
     if not settings.uses_hmac:
         raise KeyConfigurationError(
             "tokens can only be minted with an HMAC secret; ask your identity provider for one"
         )
     return TokenIssuer(
-        signing_secret(settings),
+        signing_secret(settings, create=create_secret),
         algorithm=settings.auth_algorithms[0],
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,

@@ -34,6 +34,7 @@ def secret_weakness(secret: bytes) -> str | None:
 
 # Claims every token must carry: who it is for (idempotency keys are scoped to it) and when it ends.
 _REQUIRED_CLAIMS = ("exp", "sub")
+_TIME_CLAIMS = ("exp", "nbf", "iat")
 _MAX_TOKEN_LENGTH = 8192
 # Verified tokens remembered per process (see TokenVerifier.verify); at most this many.
 _REMEMBERED_TOKENS = 4096
@@ -145,7 +146,11 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise TokenRejected(_reason(exc)) from None
-        # PyJWT has checked that exp (required) and nbf (optional) are numbers, not their size.
+        # PyJWT takes a string of digits for a time too; RFC 7519 says a NumericDate is a number.
+        for claim in _TIME_CLAIMS:
+            value = claims.get(claim)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise TokenRejected(f"the token's {claim} must be a number (a NumericDate)")
         try:
             window = float(claims.get("nbf", 0)), float(claims["exp"])
         except OverflowError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cmp_to_key
 from typing import Any
@@ -12,6 +12,7 @@ from application.listing import SortKey, SortValue, StudentFilter, StudentQuery
 from application.ports import StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
+from domain.text import fold
 from infrastructure.memory.store import InMemoryDatabase
 
 
@@ -31,6 +32,8 @@ class InMemoryStudentRepository(StudentRepository):
         # id -> the block's own version of the student (None: deleted in this block).
         self._overlay: dict[UUID, Student | None] = {}
         self.writes: list[Write] = []
+        # Set by the unit of work: takes the database's write lock for the rest of the unit.
+        self.take_write_lock: Callable[[], Awaitable[None]] | None = None
 
     def _visible(self) -> Iterator[Student]:
         for student_id, student in self._database.students.items():
@@ -56,7 +59,9 @@ class InMemoryStudentRepository(StudentRepository):
         self._overlay[student.id] = replace(student)
         self.writes.append(Write(student.id, replace(student), None, is_insert=True))
 
-    async def get(self, student_id: UUID) -> Student | None:
+    async def get(self, student_id: UUID, *, lock: bool = False) -> Student | None:
+        if lock and self.take_write_lock is not None:
+            await self.take_write_lock()
         student = self._current(student_id)
         return replace(student) if student is not None else None
 
@@ -102,7 +107,7 @@ def _matches(student: Student, filter: StudentFilter) -> bool:
         return False
     if filter.cgpa_max is not None and student.cgpa > filter.cgpa_max:
         return False
-    return not (filter.name_contains and filter.name_contains.casefold() not in student.name.casefold())
+    return not (filter.name_contains and fold(filter.name_contains) not in fold(student.name))
 
 
 def _key(student: Student, order: tuple[SortKey, ...]) -> tuple[SortValue, ...]:

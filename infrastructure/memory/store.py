@@ -18,3 +18,6 @@ class InMemoryDatabase:
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     # Commits are applied one at a time, so a check made at commit time holds for the whole apply.
     commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Held by a unit of work that read a student to change it (``get(lock=True)``) until it ends:
+    # one such writer at a time, as SQLite's BEGIN IMMEDIATE does, coarser than a row lock.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -16,10 +16,12 @@ class InMemoryUnitOfWork(UnitOfWork):
     def __init__(self, database: InMemoryDatabase) -> None:
         self._database = database
         self._repository: InMemoryStudentRepository | None = None
+        self._holds_write_lock = False
         self.committed = False
 
     def _fresh(self) -> InMemoryStudentRepository:
         self._repository = InMemoryStudentRepository(self._database)
+        self._repository.take_write_lock = self._take_write_lock
         self.students = self._repository
         self._idempotency = InMemoryIdempotencyStore(self._database)
         self.idempotency = self._idempotency
@@ -53,6 +55,14 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def _close(self) -> None:
         self._repository = None
+        if self._holds_write_lock:
+            self._holds_write_lock = False
+            self._database.write_lock.release()
+
+    async def _take_write_lock(self) -> None:
+        if not self._holds_write_lock:
+            await self._database.write_lock.acquire()
+            self._holds_write_lock = True
 
 
 def _apply(staged: dict[UUID, Student], write: Write) -> None:

@@ -28,9 +28,10 @@ LogFormat = Literal["auto", "json", "console"]
 # characters that do not end an address in text ("_emile", "jane#doe", "a.b+c").
 _LOCAL = r"[^\s@\"'<>()\[\],;:=/\\]"  # what cannot be part of an address in text, a path, key=value
 _EMAIL = re.compile(rf"({_LOCAL}){_LOCAL}*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-# A JWT, or anything shaped like one: three dot-separated base64url parts of some length (a
-# header that starts '{ "alg"' encodes to "eyAi...", not "eyJ...").
-_JWT = re.compile(r"[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
+# A JWT (or a JWE): dot-separated base64url parts, the first a JSON object. "{" followed by '"',
+# a space or a line break encodes to "ey" or "ew", so that is how every header starts; a dotted
+# name such as sqlalchemy.dialects.postgresql does not.
+_JWT = re.compile(r"(?<![\w.-])e[wy][A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){2,4}")
 # An Authorization header's value, whatever its scheme; then any credentials given by scheme.
 _AUTHORIZATION = re.compile(
     r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|digest)\s+)?[^\s\"',;&]+"
@@ -44,7 +45,7 @@ _SECRET_KEYS = frozenset({"password", "secret", "token", "authorization", "auth_
 # One search (of the lower-cased text: ten times faster than a case-insensitive pattern) that
 # every pattern above needs to match first. Most values, a method, a route, an id, match none of
 # these and are passed on after it alone.
-_SUSPECT = re.compile(r"@|://|\.[\w-]{8,}\.|authoriz|bearer|basic|passw|secret|token")
+_SUSPECT = re.compile(r"@|://|\be[wy][\w-]{6,}\.|authoriz|bearer|basic|passw|secret|token")
 
 
 def redact_text(text: str) -> str:

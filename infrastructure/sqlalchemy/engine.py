@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -45,16 +47,61 @@ def create_engine(settings: Settings) -> AsyncEngine:
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
         options |= pool
+        # A server that accepts the TCP connection and then says nothing must not hold a request
+        # longer than waiting for a pooled connection would (the drivers' defaults: 60 s, 10 s).
+        options["connect_args"] = _connect_timeout(url, settings.db_pool_timeout)
     engine = create_async_engine(url, **options)
     if _is_sqlite(url):
         _configure_sqlite(engine)
-    _count_checkouts(engine)
+    _check_out_live_connections(engine)
     return engine
 
 
-def _count_checkouts(engine: AsyncEngine) -> None:
+def _connect_timeout(url: URL, seconds: float) -> dict[str, Any]:
+    driver = url.get_driver_name()
+    if driver == "asyncpg":
+        return {"timeout": seconds}
+    if driver == "asyncmy":
+        import asyncmy
+
+        # asyncmy's connect_timeout covers the TCP connect only: a server that accepts and then
+        # says nothing would hold the handshake for ever.
+        return {"connect_timeout": seconds, "async_creator_fn": _within(seconds, asyncmy.connect)}
+    return {}
+
+
+def _within(seconds: float, connect: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        async with asyncio.timeout(seconds):
+            return await connect(*args, **kwargs)
+
+    return bounded
+
+
+def _known_closed(dbapi_connection: Any) -> bool:
+    """Whether the driver has already seen the server close this connection (no round trip).
+
+    asyncpg and asyncmy read their sockets all the time, so a connection the server ended
+    (restart, failover, pg_terminate_backend, KILL, an idle reaper) is marked closed within
+    moments, long before anyone sends a statement on it.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if callable(is_closed):  # asyncpg
+        return bool(is_closed())
+    broken = getattr(driver, "_stream_broken", None)  # asyncmy
+    if isinstance(broken, bool):
+        return broken
+    return False
+
+
+def _check_out_live_connections(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkout")
-    def _on_checkout(*_: Any) -> None:
+    def _on_checkout(dbapi_connection: Any, *_: Any) -> None:
+        if _known_closed(dbapi_connection):
+            # The pool discards this one and hands out another (or connects anew), up to three
+            # times, before the checkout fails.
+            raise DisconnectionError("the server closed this connection")
         DB_POOL_IN_USE.inc()
 
     @event.listens_for(engine.sync_engine, "checkin")

@@ -1,12 +1,25 @@
-"""Readiness: does the database answer, quickly, and at which migration revision is it?"""
+"""Readiness: does the database answer, quickly, and at which migration revision is it?
+
+The probe has a connection of its own, outside the pool that serves requests: a pool busy with
+requests says nothing about the database, and must not make the service look unreachable. And
+since ``/readyz`` needs no token, anyone can call it as often as they like: concurrent probes
+share one check, and an answer is reused for ``reuse_for`` seconds, so the database sees at most
+a few probe queries a second however many arrive.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from infrastructure.migrations import current_revision
+from infrastructure.settings import Settings
+from infrastructure.sqlalchemy.faults import reason_of
 
 
 class DatabaseUnavailable(Exception):
@@ -17,18 +30,71 @@ class DatabaseUnavailable(Exception):
         self.slow = slow
 
 
+def create_probe_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
+    """One kept connection for readiness probes (SQLite: the service's own engine; no network)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return engine
+    connect_args: dict[str, Any] = (
+        {"timeout": settings.readiness_timeout}
+        if url.get_driver_name() == "asyncpg"
+        else {"connect_timeout": settings.readiness_timeout}
+    )
+    return create_async_engine(
+        url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=settings.readiness_timeout,
+        # A probe may pay a round trip to learn its connection is alive; requests never do.
+        pool_pre_ping=True,
+        pool_recycle=settings.db_pool_recycle,
+        hide_parameters=True,
+        connect_args=connect_args,
+    )
+
+
+async def dispose_probe(probe_engine: AsyncEngine, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """A dependency-injector resource: disposes the probe's engine unless it is the service's."""
+    try:
+        yield probe_engine
+    finally:
+        if probe_engine is not engine:
+            await probe_engine.dispose()
+
+
 class DatabaseProbe:
-    def __init__(self, engine: AsyncEngine, timeout: float) -> None:
+    def __init__(self, engine: AsyncEngine, timeout: float, reuse_for: float = 0.5) -> None:
         self._engine = engine
         self._timeout = timeout
+        self._reuse_for = reuse_for
+        self._running: asyncio.Future[str | None] | None = None
+        self._answered_at = -float("inf")
+        self._answer: str | DatabaseUnavailable | None = None
 
     async def revision(self) -> str | None:
         """The schema revision the database is at; raises DatabaseUnavailable if it cannot say."""
+        if time.monotonic() - self._answered_at >= self._reuse_for:
+            if self._running is None:
+                self._running = asyncio.ensure_future(self._ask())
+            running = self._running
+            try:
+                # A caller that gives up (its client went away) must not cancel the shared check.
+                self._answer = await asyncio.shield(running)
+            except DatabaseUnavailable as exc:
+                self._answer = exc
+            finally:
+                if self._running is running and running.done():
+                    self._running = None
+                    self._answered_at = time.monotonic()
+        if isinstance(self._answer, DatabaseUnavailable):
+            raise self._answer
+        return self._answer
+
+    async def _ask(self) -> str | None:
         try:
             async with asyncio.timeout(self._timeout):
                 return await current_revision(self._engine)
         except TimeoutError:
             raise DatabaseUnavailable(f"no answer within {self._timeout:g} s", slow=True) from None
         except Exception as exc:  # refused, unknown host, bad password: whatever the driver raises
-            cause = getattr(exc, "orig", None) or exc
-            raise DatabaseUnavailable(f"{type(cause).__name__}: {cause}", slow=False) from exc
+            raise DatabaseUnavailable(reason_of(exc), slow=False) from exc

@@ -7,15 +7,15 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from application.errors import IdempotencyKeyInFlight
 from application.idempotency import IdempotencyRecord, IdempotencyStore
+from infrastructure.sqlalchemy.session import Session
 from infrastructure.sqlalchemy.tables import idempotency_keys as table
 
 _COLUMNS = (
     table.c.caller,
-    table.c.idempotency_key,
+    table.c.idempotency_key.label("key"),
     table.c.fingerprint,
     table.c.created_at,
     table.c.expires_at,
@@ -29,22 +29,22 @@ _GET = sa.select(*_COLUMNS).where(_THIS_KEY)
 
 
 class SqlAlchemyIdempotencyStore(IdempotencyStore):
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     async def get(self, caller: str, key: str) -> IdempotencyRecord | None:
-        result = await self._connection.execute(_GET, {"target_caller": caller, "target_key": key})
+        result = await self._session.execute(_GET, {"target_caller": caller, "target_key": key})
         row = result.first()
-        return IdempotencyRecord(*row) if row is not None else None
+        return IdempotencyRecord(**row._mapping) if row is not None else None
 
     async def claim(self, record: IdempotencyRecord) -> None:
         try:
-            await self._connection.execute(sa.insert(table).values(_values(record)))
+            await self._session.execute(sa.insert(table).values(_values(record)))
         except IntegrityError:
             raise IdempotencyKeyInFlight() from None
 
     async def take_over(self, record: IdempotencyRecord, *, previous_created_at: datetime) -> None:
-        result = await self._connection.execute(
+        result = await self._session.execute(
             sa.update(table)
             .where(_THIS_KEY, table.c.created_at == previous_created_at)
             .values(_values(record)),
@@ -54,19 +54,19 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
             raise IdempotencyKeyInFlight()
 
     async def complete(self, caller: str, key: str, *, student_id: UUID, snapshot: str) -> None:
-        await self._connection.execute(
+        await self._session.execute(
             sa.update(table).where(_THIS_KEY).values(student_id=student_id, snapshot=snapshot),
             {"target_caller": caller, "target_key": key},
         )
 
     async def release(self, caller: str, key: str, *, created_at: datetime) -> None:
-        await self._connection.execute(
+        await self._session.execute(
             sa.delete(table).where(_THIS_KEY, table.c.created_at == created_at, table.c.snapshot.is_(None)),
             {"target_caller": caller, "target_key": key},
         )
 
     async def purge_expired(self, now: datetime) -> int:
-        result = await self._connection.execute(sa.delete(table).where(table.c.expires_at <= now))
+        result = await self._session.execute(sa.delete(table).where(table.c.expires_at <= now))
         return int(result.rowcount)
 
 

@@ -9,15 +9,16 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from application.listing import SortKey, StudentQuery
 from application.ports import StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
+from domain.text import fold
+from infrastructure.sqlalchemy.session import Session
 from infrastructure.sqlalchemy.tables import students
 
-# The entity's fields, in the order of its constructor, so a row maps with Student(*row).
+# The entity's fields, by name: a row maps with Student(**row._mapping), whatever the order.
 _COLUMNS = (
     students.c.id,
     students.c.name,
@@ -31,6 +32,9 @@ _COLUMNS = (
 # Statements built once: SQLAlchemy caches their compiled form, so a call only binds values.
 _SELECT = sa.select(*_COLUMNS)
 _BY_ID = _SELECT.where(students.c.id == sa.bindparam("id"))
+# SQLite has no row locks and compiles this without FOR UPDATE: its writers hold the whole
+# database from BEGIN IMMEDIATE on, which serialises them all the same.
+_BY_ID_LOCKED = _BY_ID.with_for_update()
 _BY_EMAIL = _SELECT.where(students.c.email == sa.bindparam("email"))
 _VERSION_OF = sa.select(students.c.version).where(students.c.id == sa.bindparam("id"))
 _WRITABLE = (
@@ -56,7 +60,7 @@ _DELETE = sa.delete(students).where(students.c.id == sa.bindparam("target_id"))
 def _row_values(student: Student) -> dict[str, Any]:
     return {
         "name": student.name,
-        "name_folded": student.name.casefold(),
+        "name_folded": fold(student.name),
         "email": student.email,
         "department": student.department,
         "cgpa": student.cgpa,
@@ -84,27 +88,28 @@ class Changes:
 
 
 class SqlAlchemyStudentRepository(StudentRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
+    def __init__(self, session: Session) -> None:
+        self._session = session
         self.changes = Changes()
-        self._row_values_compare = connection.dialect.name not in ("mysql", "mariadb")
+        self._row_values_compare = session.dialect_name not in ("mysql", "mariadb")
 
     async def add(self, student: Student) -> None:
         try:
-            await self._connection.execute(_INSERT, {"id": student.id, **_row_values(student)})
+            await self._session.execute(_INSERT, {"id": student.id, **_row_values(student)})
         except IntegrityError as exc:
             if _is_email_clash(exc):
                 raise EmailAlreadyRegistered(student.email) from None
             raise
         self.changes.created += 1
 
-    async def get(self, student_id: UUID) -> Student | None:
-        row = (await self._connection.execute(_BY_ID, {"id": student_id})).first()
-        return Student(*row) if row is not None else None
+    async def get(self, student_id: UUID, *, lock: bool = False) -> Student | None:
+        statement = _BY_ID_LOCKED if lock else _BY_ID
+        row = (await self._session.execute(statement, {"id": student_id})).first()
+        return Student(**row._mapping) if row is not None else None
 
     async def get_by_email(self, email: str) -> Student | None:
-        row = (await self._connection.execute(_BY_EMAIL, {"email": email})).first()
-        return Student(*row) if row is not None else None
+        row = (await self._session.execute(_BY_EMAIL, {"email": email})).first()
+        return Student(**row._mapping) if row is not None else None
 
     async def list(self, query: StudentQuery) -> list[Student]:
         statement = _list_statement(
@@ -116,12 +121,12 @@ class SqlAlchemyStudentRepository(StudentRepository):
             after=query.after is not None,
             row_values=self._row_values_compare,
         )
-        result = await self._connection.execute(statement, _list_parameters(query))
-        return [Student(*row) for row in result.all()]
+        result = await self._session.execute(statement, _list_parameters(query))
+        return [Student(**row._mapping) for row in result.all()]
 
     async def update(self, student: Student, *, expected_version: int) -> None:
         try:
-            result = await self._connection.execute(
+            result = await self._session.execute(
                 _UPDATE,
                 {
                     "target_id": student.id,
@@ -143,13 +148,13 @@ class SqlAlchemyStudentRepository(StudentRepository):
         if expected_version is not None:
             statement = statement.where(students.c.version == sa.bindparam("expected_version"))
             params["expected_version"] = expected_version
-        result = await self._connection.execute(statement, params)
+        result = await self._session.execute(statement, params)
         if result.rowcount == 0:
             await self._explain_miss(student_id, expected_version)
         self.changes.deleted += 1
 
     async def _explain_miss(self, student_id: UUID, expected_version: int | None) -> None:
-        actual = (await self._connection.execute(_VERSION_OF, {"id": student_id})).scalar()
+        actual = (await self._session.execute(_VERSION_OF, {"id": student_id})).scalar()
         if actual is None or expected_version is None:
             raise StudentNotFound(student_id)
         raise StaleVersion(student_id, expected=expected_version, actual=actual)
@@ -199,7 +204,7 @@ def _list_parameters(query: StudentQuery) -> dict[str, Any]:
     if filter.cgpa_max is not None:
         parameters["cgpa_max"] = filter.cgpa_max
     if filter.name_contains:
-        parameters["name_pattern"] = f"%{_escape_like(filter.name_contains.casefold())}%"
+        parameters["name_pattern"] = f"%{_escape_like(fold(filter.name_contains))}%"
     if query.after is not None:
         parameters.update({f"after_{i}": value for i, value in enumerate(query.after)})
     return parameters

@@ -14,8 +14,11 @@ from interfaces.container import Container
 from interfaces.http import health, students
 from interfaces.http.cors import Cors
 from interfaces.http.docs import ASSETS_PATH, DOCS_PATH, OPENAPI_PATH, REDOC_PATH, install_docs
+from interfaces.http.draining import Draining
+from interfaces.http.hosts import AllowedHosts, host_policy
 from interfaces.http.housekeeping import every
 from interfaces.http.limits import BodySizeLimit
+from interfaces.http.links import install_links
 from interfaces.http.observability import REQUEST_ID_HEADER, RequestObservation
 from interfaces.http.openapi import install_openapi
 from interfaces.http.problems import install_problem_handlers
@@ -34,7 +37,12 @@ _CORS_REQUEST_HEADERS = [
 _CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Idempotent-Replayed", "Retry-After", REQUEST_ID_HEADER]
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+# Called by orchestrators and scrapers by address: no Host check (interfaces/http/hosts.py).
+_OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def create_app(container: Container | None = None, *, served_host: str | None = None) -> FastAPI:
+    """The app. ``served_host``: where ``students serve`` listens, for the default ALLOWED_HOSTS."""
     container = container or Container()
     settings = container.settings()
 
@@ -69,8 +77,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # Paths are exact: /students/ is not /students, and nothing redirects (a redirect would
+        # name a host, and the only host a request brings is the one its client chose).
+        redirect_slashes=False,
     )
     app.state.container = container
+    install_links(app, settings.public_base_url)
     install_problem_handlers(app)
     app.include_router(students.router)
     app.include_router(health.router)
@@ -81,7 +93,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(
         BearerAuthentication,
         verifier=container.token_verifier(),
-        public_paths={"/healthz", "/readyz", "/metrics", OPENAPI_PATH, DOCS_PATH, REDOC_PATH},
+        public_paths={*_OPERATIONS_PATHS, OPENAPI_PATH, DOCS_PATH, REDOC_PATH},
         public_prefixes=(f"{ASSETS_PATH}/",),
     )
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
@@ -95,6 +107,12 @@ def create_app(container: Container | None = None) -> FastAPI:
             expose_headers=_CORS_EXPOSED_HEADERS,
             max_age=600,
         )
+    app.add_middleware(
+        AllowedHosts,
+        policy=host_policy(settings.allowed_hosts, settings.public_base_url, served_host),
+        exempt_paths=_OPERATIONS_PATHS,
+    )
+    app.add_middleware(Draining, lifecycle=container.lifecycle())
     # Outside everything that answers on its own (CORS, 413, 401) so that every answer, its 500s
     # included, carries a request id, is logged and counted, and has the protective headers.
     logs_requests = settings.access_log and settings.log_level in ("DEBUG", "INFO")

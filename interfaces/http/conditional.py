@@ -1,8 +1,9 @@
-"""Entity tags and conditional requests (RFC 9110 section 13) for optimistic concurrency.
+"""Entity tags and conditional requests (RFC 9110 section 13), read from the headers.
 
-A student's ETag is its version, which grows with every change. Writes must name the version the
-client last saw (If-Match); the use-case then updates only if the stored row is still at that
-version, in one atomic statement, so the check holds across any number of server processes.
+A student's ETag is its version, quoted: ``"3"``. This module only reads what the client sent;
+the use-case judges it (application/preconditions.py says in which order). Tags are opaque and
+compared octet by octet, so ``"01"`` is not ``"1"``. A header sent on several lines is one
+comma-separated list (RFC 9110 section 5.3).
 """
 
 from __future__ import annotations
@@ -12,68 +13,109 @@ from typing import Any
 
 from fastapi import Request
 
+from application.preconditions import (
+    AnyVersion,
+    Missing,
+    OneOfTags,
+    Precondition,
+    Unreadable,
+    version_tag,
+)
 from domain.student import Student
 from interfaces.http.problems import HttpProblem
 
-_STRONG_TAG = re.compile(r'"(\d{1,18})"')
-# Versions are stored as 32-bit integers: a tag naming a larger one cannot be current.
-_MAX_VERSION = 2**31 - 1
-_MAX_IF_MATCH_LENGTH = 100
+MAX_CONDITION_LENGTH = 512
+# One entity tag (RFC 9110 8.8.3): optional W/, then any visible characters but '"' in quotes.
+_ENTITY_TAG = re.compile(r'[ \t]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*')
+_SEPARATOR = re.compile(r"[ \t]*,[ \t]*")
 
-# If-Match is read by if_match_header() rather than declared as a parameter, so that a missing
-# one is 428, not a validation error; this documents it, as required, in OpenAPI.
+# If-Match is read by if_match_precondition() rather than declared as a parameter, so that a
+# missing one is 428, not a validation error; this documents it, as required, in OpenAPI.
 IF_MATCH_PARAMETER: dict[str, Any] = {
     "name": "if-match",  # spelt as FastAPI spells the other header parameters
     "in": "header",
     "required": True,
-    "description": 'The ETag of the student as you last read it (e.g. `"3"`), or `*`. '
-    "Without it: 428; if the student has changed since: 412.",
-    "schema": {"type": "string", "maxLength": _MAX_IF_MATCH_LENGTH},
+    "description": 'The ETag of the student as you last read it (e.g. `"3"`), a list of ETags, or `*`. '
+    "Without it: 428; if the student's current ETag is not among them: 412.",
+    "schema": {"type": "string", "maxLength": MAX_CONDITION_LENGTH},
+}
+
+
+IF_NONE_MATCH_PARAMETER: dict[str, Any] = {
+    "name": "if-none-match",
+    "in": "header",
+    "required": False,
+    "description": "ETags you hold (or `*`); 304 if one of them is current",
+    "schema": {"type": "string", "maxLength": MAX_CONDITION_LENGTH},
 }
 
 
 def etag_of(student: Student) -> str:
-    return f'"{student.version}"'
+    return f'"{version_tag(student.version)}"'
 
 
-def _tags(header: str) -> list[str]:
-    return [part.strip() for part in header.split(",") if part.strip()]
+def _entity_tags(value: str) -> list[tuple[bool, str]] | None:
+    """``(weak, opaque)`` for each tag of a comma-separated list; None if it is not one."""
+    tags: list[tuple[bool, str]] = []
+    position = 0
+    while True:
+        match = _ENTITY_TAG.match(value, position)
+        if match is None:
+            return None
+        tags.append((match.group(1) is not None, match.group(2)))
+        position = match.end()
+        if position == len(value):
+            return tags
+        separator = _SEPARATOR.match(value, position)
+        if separator is None:
+            return None
+        position = separator.end()
 
 
-def expected_version(if_match: str | None) -> int | None:
-    """The version an If-Match header demands; ``None`` for ``*`` (any current version)."""
-    if if_match is None:
-        raise HttpProblem(
-            428,
-            "precondition-required",
-            "this request must carry If-Match with the ETag of the student you are changing; "
-            "GET the student to learn it",
-        )
-    if len(if_match) > _MAX_IF_MATCH_LENGTH:
-        raise HttpProblem(400, "bad-if-match", f"If-Match is longer than {_MAX_IF_MATCH_LENGTH} characters")
-    tags = _tags(if_match)
-    if tags == ["*"]:
-        return None
-    if len(tags) != 1:
-        raise HttpProblem(400, "bad-if-match", "If-Match must carry exactly one entity tag, or *")
-    match = _STRONG_TAG.fullmatch(tags[0])
-    # A weak or foreign tag can never match strongly (RFC 9110 section 13.1.1); nor can a version
-    # no student can reach.
-    if match is None or int(match.group(1)) > _MAX_VERSION:
-        raise HttpProblem(412, "stale-version", "If-Match does not match the student's current ETag")
-    return int(match.group(1))
+def _joined(request: Request, name: str) -> str | None:
+    lines = request.headers.getlist(name)
+    return ", ".join(lines) if lines else None
 
 
-async def if_match_header(request: Request) -> str | None:
-    """The raw If-Match header. The route judges it with expected_version() once the rest of the
-    request has been validated: a malformed id or body is 422 whatever the header says."""
-    return request.headers.get("if-match")
+def read_if_match(value: str | None) -> Precondition:
+    """What an If-Match header (all its lines joined) asks of the student's current version."""
+    if value is None:
+        return Missing()
+    if len(value) > MAX_CONDITION_LENGTH:
+        return Unreadable(f"If-Match is longer than {MAX_CONDITION_LENGTH} characters")
+    items = [item.strip() for item in value.split(",")]
+    if items and all(item == "*" for item in items):
+        return AnyVersion()
+    tags = _entity_tags(value)
+    if tags is None:
+        return Unreadable('If-Match must be * or a comma-separated list of entity tags such as "3"')
+    return OneOfTags(frozenset(opaque for weak, opaque in tags if not weak))
+
+
+async def if_match_precondition(request: Request) -> Precondition:
+    """The If-Match of the request, unjudged: the use-case validates the request first."""
+    return read_if_match(_joined(request, "if-match"))
 
 
 def matches_none(if_none_match: str | None, student: Student) -> bool:
-    """False when If-None-Match names the current representation, i.e. the answer is 304."""
+    """False when If-None-Match names the current representation, i.e. the answer is 304.
+
+    If-None-Match compares weakly: ``W/"3"`` names the same representation as ``"3"``. A header
+    that is not a list of tags is ignored, as RFC 9110 section 13.1.2 allows for a GET.
+    """
     if if_none_match is None:
         return True
-    current = etag_of(student)
-    # If-None-Match compares weakly: W/"3" names the same representation as "3".
-    return not any(tag == "*" or tag.removeprefix("W/") == current for tag in _tags(if_none_match))
+    if if_none_match.strip() == "*":
+        return False
+    tags = _entity_tags(if_none_match)
+    current = version_tag(student.version)
+    return tags is None or all(opaque != current for _weak, opaque in tags)
+
+
+async def if_none_match_header(request: Request) -> str | None:
+    value = _joined(request, "if-none-match")
+    if value is not None and len(value) > MAX_CONDITION_LENGTH:
+        raise HttpProblem(
+            400, "bad-if-none-match", f"If-None-Match is longer than {MAX_CONDITION_LENGTH} characters"
+        )
+    return value

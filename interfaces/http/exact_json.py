@@ -3,10 +3,10 @@
 FastAPI reads a JSON body with ``json.loads``, which turns 8.749999999999999999 into the float
 8.75 before any validator sees it, so a CGPA with too many decimals would be rounded instead of
 refused. Routes of this class decode numbers with a fraction as ``Decimal`` instead. A body the
-decoder cannot take (not UTF-8, a number of thousands of digits, nesting thousands deep) is
-reported as malformed JSON, not as FastAPI's generic 400; so is an object of more than
-``MAX_MEMBERS`` members, which no body of this API has, before validation spends a second and
-megabytes describing each of them.
+decoder cannot take (not UTF-8, a number of thousands of digits or with an exponent no Decimal
+holds, nesting thousands deep) is reported as malformed JSON, not as FastAPI's generic 400; so
+is an object of more than ``MAX_MEMBERS`` members, which no body of this API has, before
+validation spends a second and megabytes describing each of them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ def _bounded_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _unreadable(body: bytes, reason: str) -> json.JSONDecodeError:
+    return json.JSONDecodeError(f"cannot be read: {reason}", body.decode("utf-8", errors="replace"), 0)
+
+
 class _ExactJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -43,10 +47,12 @@ class _ExactJsonRequest(Request):
                 raise
             except _TooManyMembers as exc:
                 raise json.JSONDecodeError(str(exc), body.decode("utf-8", errors="replace"), 0) from None
-            except (ValueError, RecursionError) as exc:
-                text = body.decode("utf-8", errors="replace")
-                reason = "nested too deep" if isinstance(exc, RecursionError) else type(exc).__name__
-                raise json.JSONDecodeError(f"cannot be read: {reason}", text, 0) from None
+            except RecursionError:
+                raise _unreadable(body, "nested too deep") from None
+            except ArithmeticError:  # decimal's InvalidOperation: an exponent no Decimal holds
+                raise _unreadable(body, "a number is out of range") from None
+            except ValueError as exc:  # not UTF-8; an integer of thousands of digits
+                raise _unreadable(body, type(exc).__name__) from None
         return self._json
 
 

@@ -18,6 +18,7 @@ from interfaces.http.injection import Provide
 from interfaces.http.problems import problem
 from interfaces.http.rendering import JsonResponse
 from interfaces.http.schemas import problem_responses
+from interfaces.lifecycle import Lifecycle
 
 router = APIRouter(tags=["operations"])
 logger = logging.getLogger(__name__)
@@ -37,14 +38,18 @@ async def healthz() -> Response:
 @router.get(
     "/readyz",
     operation_id="check_readiness",
-    summary="The database answers and is migrated; reports its revision and the one expected",
+    summary="Ready for traffic: not shutting down, the database answers and is migrated",
     responses=problem_responses(413, 503),
 )
 @inject
 async def readyz(
     request: Request,
     probe: Annotated[DatabaseProbe, Depends(Provide[Container.database_probe])],
+    lifecycle: Annotated[Lifecycle, Depends(Provide[Container.lifecycle])],
 ) -> Response:
+    if lifecycle.draining:
+        # Still serving, but on its way out: a balancer that polls this sends its clients elsewhere.
+        return problem(request, 503, "shutting-down", "this server process is shutting down")
     try:
         revision = await probe.revision()
     except DatabaseUnavailable as exc:

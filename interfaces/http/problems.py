@@ -18,8 +18,12 @@ from application.errors import (
     ApplicationError,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    InvalidPrecondition,
     InvalidQuery,
     Overloaded,
+    PreconditionRequired,
+    StoreNotMigrated,
+    StoreUnavailable,
 )
 from domain.errors import (
     DomainError,
@@ -126,16 +130,24 @@ _DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     StudentNotFound: (404, "student-not-found"),
     EmailAlreadyRegistered: (409, "email-already-registered"),
     StaleVersion: (412, "stale-version"),
-    InvalidStudentData: (422, "invalid-student"),
+    # The same type as a body that fails its schema: either way, errors[] names every bad field.
+    InvalidStudentData: (422, "validation-error"),
     InvalidQuery: (422, "invalid-query"),
+    InvalidPrecondition: (400, "bad-if-match"),
+    PreconditionRequired: (428, "precondition-required"),
     IdempotencyKeyInFlight: (409, "idempotency-key-in-flight"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
     Overloaded: (503, "overloaded"),
+    StoreNotMigrated: (503, "database-not-migrated"),
+    StoreUnavailable: (503, "database-unavailable"),
 }
-# Extra headers some answers carry: how long to wait before retrying an in-flight key.
+# Extra headers some answers carry: when a retry may succeed.
 _DOMAIN_HEADERS: dict[type[Exception], dict[str, str]] = {
     IdempotencyKeyInFlight: {"Retry-After": "1"},
     Overloaded: {"Retry-After": "1"},
+    StoreUnavailable: {"Retry-After": "1"},
+    # A migration is run by a person or a deploy: not a matter of a second.
+    StoreNotMigrated: {"Retry-After": "10"},
 }
 
 
@@ -153,7 +165,8 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
         errors = [FieldIssue("body", e.field, e.message) for e in exc.errors]
     elif isinstance(exc, InvalidQuery):
         errors = [FieldIssue("query", exc.parameter, exc.message)]
-    return problem(request, status, slug, str(exc), errors=errors, headers=_DOMAIN_HEADERS.get(type(exc)))
+    headers = next((_DOMAIN_HEADERS[cls] for cls in type(exc).__mro__ if cls in _DOMAIN_HEADERS), None)
+    return problem(request, status, slug, str(exc), errors=errors, headers=headers)
 
 
 async def _on_http_problem(request: Request, exc: Exception) -> Response:
@@ -179,7 +192,8 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     malformed = False
     for error in errors[:MAX_FIELD_ERRORS]:
         location, field = _location_and_field(error.get("loc", ()))
-        message = str(error.get("msg", "is invalid"))
+        # A rule's own words, without pydantic's prefix: "must not be blank".
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
             malformed = True
             message = str((error.get("ctx") or {}).get("error") or message)

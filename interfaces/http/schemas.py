@@ -7,15 +7,23 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from domain.student import normalise_cgpa
+from domain.student import normalise_cgpa, normalise_department, normalise_email, normalise_name
 from interfaces.http.problems import TITLES
 
+# Each field runs the domain's own rule as soon as its type is right, so that one answer names
+# every bad field, whether its type or its value is wrong. The use-case runs the same rules again
+# (it has callers other than HTTP); they are cheap, and they are the same functions.
 Name = Annotated[
     str,
-    Field(max_length=200, description="1-100 characters once trimmed", examples=["Ada Lovelace"]),
+    Field(
+        max_length=200,
+        description="1-100 characters once trimmed, stored in Unicode NFC; printable, with a letter",
+        examples=["Ada Lovelace"],
+    ),
+    AfterValidator(normalise_name),
 ]
 Email = Annotated[
     str,
@@ -24,10 +32,12 @@ Email = Annotated[
         description="a valid address; stored in lower case; unique",
         examples=["ada@example.org"],
     ),
+    AfterValidator(normalise_email),
 ]
 Department = Annotated[
     str,
     Field(max_length=20, description="2-10 letters or digits; stored in upper case", examples=["CS"]),
+    AfterValidator(normalise_department),
 ]
 
 
@@ -46,6 +56,7 @@ Cgpa = Annotated[
         description="0.00 to 10.00 with at most two decimals (more precision is refused)",
         examples=[8.75],
     ),
+    AfterValidator(normalise_cgpa),
 ]
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from starlette.responses import Response
 
 from application.idempotency import MAX_KEY_LENGTH, IdempotencyKey
+from application.preconditions import Precondition
 from application.use_cases import (
     GetStudent,
     ListStudents,
@@ -28,13 +29,15 @@ from domain.student import Student
 from interfaces.container import Container
 from interfaces.http.conditional import (
     IF_MATCH_PARAMETER,
+    IF_NONE_MATCH_PARAMETER,
     etag_of,
-    expected_version,
-    if_match_header,
+    if_match_precondition,
+    if_none_match_header,
     matches_none,
 )
 from interfaces.http.exact_json import ExactJsonRoute
 from interfaces.http.injection import Provide
+from interfaces.http.links import link_to, with_query
 from interfaces.http.media import (
     no_query_parameters,
     require_json,
@@ -56,8 +59,9 @@ from interfaces.http.security import READ_ACCESS, WRITE_ACCESS, Writer
 
 router = APIRouter(prefix="/students", tags=["students"], route_class=ExactJsonRoute)
 
-# The If-Match header, judged by expected_version() in the route; documented by IF_MATCH_PARAMETER.
-IfMatch = Annotated[str | None, Depends(if_match_header)]
+# The If-Match header as the client sent it, judged by the use-case; documented by IF_MATCH_PARAMETER.
+IfMatch = Annotated[Precondition, Depends(if_match_precondition)]
+IfNoneMatch = Annotated[str | None, Depends(if_none_match_header)]
 _IF_MATCH = {"parameters": [IF_MATCH_PARAMETER]}
 
 
@@ -117,7 +121,7 @@ async def register_student(
         )
     )
     student = registration.student
-    headers = {"Location": str(request.url_for("get_student", student_id=str(student.id)))}
+    headers = {"Location": link_to(request, router.url_path_for("get_student", student_id=str(student.id)))}
     if registration.replayed:
         headers["Idempotent-Replayed"] = "true"
     return _student_response(student, status.HTTP_201_CREATED, **headers)
@@ -151,7 +155,10 @@ async def list_students(
     headers = {}
     if page.next_cursor is not None:
         # RFC 8288: the same request, filters and all, with the cursor of the next page.
-        headers["Link"] = f'<{request.url.include_query_params(cursor=page.next_cursor)}>; rel="next"'
+        next_page = link_to(
+            request, router.url_path_for("list_students"), with_query(request, cursor=page.next_cursor)
+        )
+        headers["Link"] = f'<{next_page}>; rel="next"'
     return JsonResponse(
         {"items": [student_document(s) for s in page.items], "next_cursor": page.next_cursor},
         headers=headers,
@@ -166,15 +173,16 @@ async def list_students(
     responses={
         200: {"headers": ETAG},
         304: {"description": "Not modified: If-None-Match names the current ETag", "headers": ETAG},
-        **problem_responses(*_REFUSALS, 404, 422, 500),
+        **problem_responses(*_REFUSALS, 400, 404, 422, 500),
     },
     dependencies=[READ_ACCESS, Depends(no_query_parameters)],
+    openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
 )
 @inject
 async def get_student(
     student_id: UUID,
     use_case: Annotated[GetStudent, Depends(Provide[Container.get_student])],
-    if_none_match: Annotated[str | None, Header(description="ETags you hold; 304 if one is current")] = None,
+    if_none_match: IfNoneMatch,
 ) -> Response:
     student = await use_case.execute(student_id)
     if not matches_none(if_none_match, student):
@@ -208,7 +216,7 @@ async def replace_student(
             email=body.email,
             department=body.department,
             cgpa=body.cgpa,
-            expected_version=expected_version(if_match),
+            precondition=if_match,
         )
     )
     return _student_response(student)
@@ -247,7 +255,7 @@ async def update_student(
             email=body.email,
             department=body.department,
             cgpa=body.cgpa,
-            expected_version=expected_version(if_match),
+            precondition=if_match,
         )
     )
     return _student_response(student)
@@ -269,7 +277,5 @@ async def remove_student(
     use_case: Annotated[RemoveStudent, Depends(Provide[Container.remove_student])],
     if_match: IfMatch,
 ) -> Response:
-    await use_case.execute(
-        RemoveStudentCommand(student_id=student_id, expected_version=expected_version(if_match))
-    )
+    await use_case.execute(RemoveStudentCommand(student_id=student_id, precondition=if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -96,12 +96,55 @@ async def test_if_match_star_writes_whatever_the_version(client: httpx.AsyncClie
     assert response.status_code == 200
 
 
-async def test_if_match_with_several_tags_is_400(client: httpx.AsyncClient) -> None:
+async def test_if_match_with_a_list_of_tags_matches_any_of_them(client: httpx.AsyncClient) -> None:
     student = await create(client)
     response = await client.patch(
-        f"/students/{student['id']}", json={"name": "Any"}, headers={"if-match": '"1", "2"'}
+        f"/students/{student['id']}", json={"name": "Any"}, headers={"if-match": '"7", W/"2", "1"'}
     )
-    assert_problem(response, 400)
+    assert response.status_code == 200
+    stale = await client.patch(
+        f"/students/{student['id']}", json={"name": "Again"}, headers={"if-match": '"1", W/"2"'}
+    )
+    assert assert_problem(stale, 412)["type"] == "/problems/stale-version"
+
+
+async def test_if_match_on_several_lines_is_one_list(client: httpx.AsyncClient) -> None:
+    # Found in review: of two If-Match lines only the first was judged.
+    student = await create(client)
+    lines = [("if-match", '"5"'), ("if-match", '"1"')]
+    response = await client.patch(f"/students/{student['id']}", json={"name": "Any"}, headers=lines)
+    assert response.status_code == 200
+    stale = [("if-match", '"2"'), ("if-match", '"1"')]
+    assert (
+        await client.patch(f"/students/{student['id']}", json={"name": "X"}, headers=stale)
+    ).status_code == 200
+    gone = [("if-match", '"1"'), ("if-match", '"2"')]
+    assert_problem(await client.patch(f"/students/{student['id']}", json={"name": "Y"}, headers=gone), 412)
+
+
+@pytest.mark.parametrize("tag", ['"01"', '"+1"', '"1.0"', '"0x1"', '"1e0"'])
+async def test_if_match_compares_tags_as_octets(client: httpx.AsyncClient, tag: str) -> None:
+    # Found in review: If-Match "01" matched ETag "1" (tags compared as numbers).
+    student = await create(client)
+    response = await client.patch(f"/students/{student['id']}", json={"name": "X"}, headers={"if-match": tag})
+    assert assert_problem(response, 412)["type"] == "/problems/stale-version"
+    assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
+@pytest.mark.parametrize("value", ["1", '"1', '*, "1"', "W/1", '"1" "2"', '"1",,'])
+async def test_an_if_match_that_is_not_a_list_of_tags_is_400(client: httpx.AsyncClient, value: str) -> None:
+    student = await create(client)
+    response = await client.patch(
+        f"/students/{student['id']}", json={"name": "X"}, headers={"if-match": value}
+    )
+    assert assert_problem(response, 400)["type"] == "/problems/bad-if-match"
+
+
+async def test_if_none_match_on_several_lines_is_one_list(client: httpx.AsyncClient) -> None:
+    student = await create(client)
+    lines = [("if-none-match", '"5"'), ("if-none-match", 'W/"1"')]
+    response = await client.get(f"/students/{student['id']}", headers=lines)
+    assert response.status_code == 304
 
 
 async def test_missing_student_is_404_even_with_if_match(client: httpx.AsyncClient) -> None:
@@ -135,13 +178,19 @@ class ReadThenWait(SqlAlchemyUnitOfWork):
 
     async def _begin(self) -> None:
         await super()._begin()
-        write = self.students.update
+        write, read = self.students.update, self.students.get
+
+        async def read_without_lock(student_id: Any, *, lock: bool = False) -> Any:
+            # Writers lock what they read, so they could never all hold version 1 at once: this
+            # takes the lock away, to show the UPDATE's own version check holds without it.
+            return await read(student_id)
 
         async def update_once_everyone_has_read(student: Any, *, expected_version: int) -> None:
             await self.barrier.wait()
             await write(student, expected_version=expected_version)
 
         self.students.update = update_once_everyone_has_read  # type: ignore[method-assign]
+        self.students.get = read_without_lock  # type: ignore[method-assign]
 
 
 # Ten transactions that have all read version 1 write at once: only the database's conditional

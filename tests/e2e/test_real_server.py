@@ -28,8 +28,8 @@ def test_student_survives_a_restart(tmp_path: Path) -> None:
         )
         assert created.status_code == 201
 
-    with serving(env, port):
-        fetched = httpx.get(created.headers["location"], headers=bearer())
+    with serving(env, port) as base:
+        fetched = httpx.get(base + created.headers["location"], headers=bearer())
         assert fetched.status_code == 200
         assert fetched.json() == created.json()
 

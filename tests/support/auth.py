@@ -13,7 +13,8 @@ SECRET = "tests-only-secret-never-used-anywhere-else-0123456789"
 
 
 def settings_for_tests(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"auth_secret": SECRET, "environment": "test"}
+    # httpx names the in-process app "testserver" (its Host header).
+    values: dict[str, Any] = {"auth_secret": SECRET, "environment": "test", "allowed_hosts": ("testserver",)}
     return Settings(**(values | overrides))
 
 

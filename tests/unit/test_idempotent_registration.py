@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from application.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
-from application.idempotency import IdempotencyKey, IdempotencyPolicy, IdempotencyRecord
+from application.idempotency import IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, fingerprint
 from application.use_cases import PurgeExpiredIdempotencyKeys, RegisterStudent, RegisterStudentCommand
 from domain.errors import EmailAlreadyRegistered, InvalidStudentData
 from infrastructure.memory.store import InMemoryDatabase
@@ -16,6 +17,8 @@ from tests.conftest import FixedClock, SequentialIds
 
 KEY = IdempotencyKey("alice", "key-1")
 POLICY = IdempotencyPolicy(ttl=timedelta(hours=24), abandon_after=timedelta(seconds=60))
+# What command() registers, as the domain keeps it.
+FINGERPRINT = fingerprint("Ada", "ada@example.org", "CS", Decimal("8.50"))
 
 
 def command(email: str = "ada@example.org", key: IdempotencyKey | None = KEY, cgpa: str = "8.5"):
@@ -52,6 +55,29 @@ async def test_same_key_with_other_content_is_refused(register: RegisterStudent)
         await register.execute(command(cgpa="9.0"))
 
 
+@pytest.mark.parametrize(
+    "retry",
+    [
+        RegisterStudentCommand("Ada", "ada@example.org", "CS", "8.50", idempotency_key=KEY),
+        RegisterStudentCommand(" Ada ", "ADA@example.org", "cs", Decimal("8.5"), idempotency_key=KEY),
+        RegisterStudentCommand("Ada", "ada@example.org", "CS", 8.5, idempotency_key=KEY),  # type: ignore[arg-type]
+    ],
+)
+async def test_a_retry_written_differently_but_meaning_the_same_is_replayed(
+    register: RegisterStudent, memory_database: InMemoryDatabase, retry: RegisterStudentCommand
+) -> None:
+    # Found in review: "7.50" for "7.5" or "cs" for "CS" was 422 idempotency-key-reused.
+    first = await register.execute(command())
+    if not isinstance(retry.cgpa, Decimal | str):
+        with pytest.raises(InvalidStudentData):  # a float is not a CGPA the domain takes
+            await register.execute(retry)
+        return
+    again = await register.execute(retry)
+    assert again.replayed
+    assert again.student == first.student
+    assert len(memory_database.students) == 1
+
+
 async def test_keys_are_scoped_to_the_caller(
     register: RegisterStudent, memory_database: InMemoryDatabase
 ) -> None:
@@ -65,7 +91,7 @@ async def test_a_key_in_flight_is_409(
     register: RegisterStudent, memory_database: InMemoryDatabase, clock: FixedClock
 ) -> None:
     memory_database.idempotency[("alice", "key-1")] = IdempotencyRecord(
-        "alice", "key-1", command().fingerprint(), clock.current, clock.current + POLICY.ttl
+        "alice", "key-1", FINGERPRINT, clock.current, clock.current + POLICY.ttl
     )
     with pytest.raises(IdempotencyKeyInFlight):
         await register.execute(command())
@@ -77,7 +103,7 @@ async def test_an_abandoned_claim_is_taken_over(
 ) -> None:
     long_ago = clock.current - timedelta(minutes=5)
     memory_database.idempotency[("alice", "key-1")] = IdempotencyRecord(
-        "alice", "key-1", command().fingerprint(), long_ago, long_ago + POLICY.ttl
+        "alice", "key-1", FINGERPRINT, long_ago, long_ago + POLICY.ttl
     )
     result = await register.execute(command())
     assert not result.replayed

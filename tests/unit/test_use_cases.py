@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
 
-from application.errors import InvalidQuery
+from application.errors import InvalidPrecondition, InvalidQuery, PreconditionRequired
+from application.preconditions import AnyVersion, Missing, OneOfTags, Unreadable
 from application.use_cases import (
     GetStudent,
     ListStudents,
@@ -96,7 +98,7 @@ async def test_replace_changes_every_field_and_bumps_version(service: Service) -
             email="grace@example.org",
             department="ee",
             cgpa="9.75",
-            expected_version=1,
+            precondition=OneOfTags(frozenset({"1"})),
         )
     )
     assert (
@@ -126,7 +128,9 @@ async def test_update_with_stale_version_changes_nothing(service: Service) -> No
     student = await service.add()
     await service.update.execute(UpdateStudentCommand(student.id, name="First"))
     with pytest.raises(StaleVersion):
-        await service.update.execute(UpdateStudentCommand(student.id, name="Second", expected_version=1))
+        await service.update.execute(
+            UpdateStudentCommand(student.id, name="Second", precondition=OneOfTags(frozenset({"1"})))
+        )
     assert (await service.get.execute(student.id)).name == "First"
 
 
@@ -146,7 +150,9 @@ async def test_update_missing_student_is_not_found(service: Service, ids: Sequen
 async def test_remove_with_stale_version_keeps_student(service: Service) -> None:
     student = await service.add()
     with pytest.raises(StaleVersion):
-        await service.remove.execute(RemoveStudentCommand(student.id, expected_version=5))
+        await service.remove.execute(
+            RemoveStudentCommand(student.id, precondition=OneOfTags(frozenset({"5"})))
+        )
     assert await service.get.execute(student.id) == student
 
 
@@ -198,3 +204,71 @@ async def test_list_filters_normalise_department(service: Service) -> None:
     await service.add(email="b@example.org", department="EE")
     page = await service.list.execute(ListStudentsRequest(department="cs"))
     assert [s.id for s in page.items] == [cs.id]
+
+
+async def test_tags_are_compared_as_octets(service: Service) -> None:
+    # Found in review: If-Match "01" matched ETag "1", because tags were compared as integers.
+    student = await service.add()
+    for tags in ({"01"}, {"1.0"}, {" 1"}, set()):
+        with pytest.raises(StaleVersion):
+            await service.update.execute(
+                UpdateStudentCommand(student.id, name="X", precondition=OneOfTags(frozenset(tags)))
+            )
+    assert (await service.get.execute(student.id)).name == "Ada"
+
+
+async def test_a_list_of_tags_admits_any_of_them(service: Service) -> None:
+    student = await service.add()
+    updated = await service.update.execute(
+        UpdateStudentCommand(student.id, name="X", precondition=OneOfTags(frozenset({"7", "1"})))
+    )
+    assert updated.version == 2
+
+
+@pytest.mark.parametrize("writers", [2, 50])
+async def test_any_version_lets_every_racing_writer_through(service: Service, writers: int) -> None:
+    # Found in review: of 150 concurrent If-Match: * PATCHes, 58 were refused 412.
+    student = await service.add()
+    results = await asyncio.gather(
+        *(
+            service.update.execute(
+                UpdateStudentCommand(student.id, cgpa=f"{i % 10}.25", precondition=AnyVersion())
+            )
+            for i in range(writers)
+        )
+    )
+    assert sorted(r.version for r in results) == list(range(2, writers + 2))
+    assert (await service.get.execute(student.id)).version == writers + 1
+
+
+async def test_the_order_of_refusals_is_values_then_precondition_then_existence(
+    service: Service, ids: SequentialIds
+) -> None:
+    student = await service.add()
+    missing = ids.new_id()
+    # Bad values are 422 whatever the precondition, and whether the student exists.
+    for precondition in (Missing(), Unreadable("bad"), OneOfTags(frozenset({"9"}))):
+        with pytest.raises(InvalidStudentData):
+            await service.update.execute(UpdateStudentCommand(missing, cgpa="12", precondition=precondition))
+    with pytest.raises(PreconditionRequired):
+        await service.update.execute(UpdateStudentCommand(missing, cgpa="9", precondition=Missing()))
+    with pytest.raises(InvalidPrecondition):
+        await service.update.execute(UpdateStudentCommand(missing, cgpa="9", precondition=Unreadable("bad")))
+    with pytest.raises(StudentNotFound):
+        await service.update.execute(
+            UpdateStudentCommand(missing, cgpa="9", precondition=OneOfTags(frozenset()))
+        )
+    with pytest.raises(StaleVersion):
+        await service.update.execute(
+            UpdateStudentCommand(student.id, cgpa="9", precondition=OneOfTags(frozenset()))
+        )
+    with pytest.raises(PreconditionRequired):
+        await service.remove.execute(RemoveStudentCommand(student.id, precondition=Missing()))
+    assert await service.get.execute(student.id) == student
+
+
+async def test_remove_with_any_version_removes_and_then_is_not_found(service: Service) -> None:
+    student = await service.add()
+    await service.remove.execute(RemoveStudentCommand(student.id, precondition=AnyVersion()))
+    with pytest.raises(StudentNotFound):
+        await service.remove.execute(RemoveStudentCommand(student.id, precondition=AnyVersion()))

@@ -1,0 +1,69 @@
+"""Rules for text people write: one Unicode spelling per name, what is printable, caseless matching.
+
+Every rule here applies to names and to searches for them alike, so that what is stored and what
+is looked for are compared in the same form:
+
+- Text is NFC-normalised first: "é" typed as one code point or as "e" plus a combining accent is
+  the same name, stored once, found by either spelling.
+- Printable means no control, format, surrogate, private-use or unassigned code points, and no
+  line or paragraph separators (U+2028, U+2029, which break lines like "\\n" does). The one
+  exception is a zero-width joiner or non-joiner *between* two other characters: emoji sequences
+  ("👩‍💻") and Persian and Indic scripts need them there.
+- Text is blank when nothing in it would show on screen: spaces, combining marks with nothing to
+  sit on, Hangul fillers, braille blanks. A name must also hold at least one letter.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Control, format, surrogate, private use, unassigned; line and paragraph separators.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_JOINERS = frozenset({"\u200c", "\u200d"})  # zero-width non-joiner, zero-width joiner
+# Code points of visible categories that render as nothing: the Hangul fillers, the braille blank.
+_BLANK_LOOKING = frozenset({"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"})
+# Letters, numbers, punctuation, symbols: what can be seen (marks only decorate one of these).
+_VISIBLE = frozenset("LNPS")
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def unprintable_reason(text: str) -> str | None:
+    """Why ``text`` is not printable, or None when it is."""
+    for index, ch in enumerate(text):
+        if unicodedata.category(ch) in _UNPRINTABLE and not _joins(text, index):
+            return "must not contain control or invisible formatting characters"
+    return None
+
+
+def _joins(text: str, index: int) -> bool:
+    """A joiner with a visible neighbour on each side: part of one emoji or one written word."""
+    if text[index] not in _JOINERS or not 0 < index < len(text) - 1:
+        return False
+    before, after = text[index - 1], text[index + 1]
+    return not (before.isspace() or after.isspace() or after in _JOINERS)
+
+
+def _visible(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in _VISIBLE and ch not in _BLANK_LOOKING
+
+
+def looks_blank(text: str) -> bool:
+    """Nothing in ``text`` would show on screen."""
+    return not any(_visible(ch) for ch in text)
+
+
+def has_letter(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] == "L" and ch not in _BLANK_LOOKING for ch in text)
+
+
+def starts_with_mark(text: str) -> bool:
+    """A combining mark first has nothing to combine with."""
+    return bool(text) and unicodedata.category(text[0])[0] == "M"
+
+
+def fold(text: str) -> str:
+    """The caseless form names are matched in (Unicode default caseless matching, in NFC)."""
+    return nfc(nfc(text).casefold())

@@ -1,0 +1,133 @@
+"""Which database failures are outages the client should retry (503), and which are our bugs (500).
+
+A dropped connection, a server that refuses or does not answer, a schema not migrated yet, a
+deadlock: none of these is the client's fault or a bug in the service, and each heals without a
+restart. They become application errors here, in one place for every backend; anything not
+named here stays what it is and reaches the client as a 500, with its traceback in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError
+
+from application.errors import Overloaded, StoreNotMigrated, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+LOST = "the connection to the database was lost; retry shortly"
+UNREACHABLE = "the database cannot be reached; retry shortly"
+NO_ANSWER = "the database did not answer in time; retry shortly"
+# The COMMIT went out and no answer came back: the transaction may or may not have been kept.
+OUTCOME_UNKNOWN = (
+    "the connection to the database was lost while saving: the change may or may not have been "
+    "kept; read the resource before retrying"
+)
+
+# PostgreSQL SQLSTATEs (and classes, by their first two characters).
+_PG_NOT_MIGRATED = frozenset({"42P01"})  # undefined_table
+_PG_BUSY_CLASSES = frozenset({"40"})  # transaction rollback: deadlock, serialization failure
+_PG_OUTAGE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
+# MySQL/MariaDB error numbers.
+_MYSQL_NOT_MIGRATED = frozenset({1146})  # table doesn't exist
+_MYSQL_BUSY = frozenset({1205, 1213})  # lock wait timeout, deadlock
+_MYSQL_OUTAGE = frozenset({1040, 1053, 1077, 1203, 1927, 1969, 2002, 2003, 2005, 2006, 2013, 2055, 3024})
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    for candidate in (error, error.__cause__):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def _mysql_code(error: BaseException) -> int | None:
+    args = getattr(error, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def reason_of(error: BaseException) -> str:
+    """A one-line description of a driver error, for the log (never for the client)."""
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
+def outage(error: BaseException, *, committing: bool = False) -> Exception | None:
+    """The application error ``error`` amounts to, or None when it is not an outage (a bug).
+
+    ``committing``: the error came from the COMMIT itself, so a lost connection leaves the
+    outcome unknown, which the client is told.
+    """
+    reason = reason_of(error)
+    if isinstance(error, TimeoutError):
+        return StoreUnavailable(NO_ANSWER, reason=reason)
+    if isinstance(error, OSError):
+        return StoreUnavailable(UNREACHABLE, reason=reason)
+    if not isinstance(error, DBAPIError):
+        return None
+    if error.connection_invalidated:
+        return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
+    orig = error.orig
+    state = _sqlstate(orig) if orig is not None else None
+    if state is not None:
+        if state in _PG_NOT_MIGRATED:
+            return StoreNotMigrated(reason=reason)
+        if state[:2] in _PG_BUSY_CLASSES:
+            return Overloaded()
+        if state == "57014":  # query_canceled: a server-side statement timeout
+            return StoreUnavailable(NO_ANSWER, reason=reason)
+        if state[:2] in _PG_OUTAGE_CLASSES:
+            return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
+        return None
+    code = _mysql_code(orig) if orig is not None else None
+    if code is not None:
+        if code in _MYSQL_NOT_MIGRATED:
+            return StoreNotMigrated(reason=reason)
+        if code in _MYSQL_BUSY:
+            return Overloaded()
+        if code in _MYSQL_OUTAGE:
+            return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
+        return None
+    text = str(orig).lower()
+    if "no such table" in text:  # SQLite
+        return StoreNotMigrated(reason=reason)
+    if "database is locked" in text or "database table is locked" in text:
+        return Overloaded()
+    if "unable to open database file" in text or "disk i/o error" in text:
+        return StoreUnavailable(UNREACHABLE, reason=reason)
+    return None
+
+
+class ThrottledWarnings:
+    """At most one warning line per ``interval`` seconds per kind: an outage under load would
+    otherwise write one line per request. The next line says how many were left out."""
+
+    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._left_out: dict[str, int] = {}
+
+    def warn(self, kind: str, message: str) -> None:
+        now = self._clock()
+        if now - self._last.get(kind, -self._interval) < self._interval:
+            self._left_out[kind] = self._left_out.get(kind, 0) + 1
+            return
+        self._last[kind] = now
+        left_out = self._left_out.pop(kind, 0)
+        suffix = f" ({left_out} more like it since the last line)" if left_out else ""
+        logger.warning("%s%s", message, suffix)
+
+
+warnings = ThrottledWarnings()
+
+
+def report(error: Exception, translated: Exception) -> None:
+    """Log an outage as one line: what the client was told and what the driver said."""
+    reason = getattr(translated, "reason", "") or reason_of(error)
+    warnings.warn(type(translated).__name__, f"database unavailable: {translated}; {reason}")

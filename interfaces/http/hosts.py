@@ -1,0 +1,116 @@
+"""Which Host header values are served (ALLOWED_HOSTS); any other is 400 problem+json.
+
+A service that answers whatever name it is called by can be reached through a name an attacker
+controls (DNS rebinding: a web page of theirs talks to a service on your machine or network as
+if it were theirs). So only the names the service is meant to be known by are served:
+
+- ``ALLOWED_HOSTS`` when it is set: exact names, ``*.example.org`` for a domain's subdomains,
+  ``*`` for anything;
+- otherwise localhost, the host of ``PUBLIC_BASE_URL``, and the host ``students serve`` listens
+  on; listening on every interface (0.0.0.0), any IP address and the machine's own names too.
+  A name in DNS that the machine does not call itself is what rebinding needs, and it is refused.
+
+Health, readiness and metrics are exempt: orchestrators and scrapers call them by pod address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from interfaces.http.problems import problem_response
+
+LOCALHOST = frozenset({"localhost", "127.0.0.1", "::1"})
+_WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    names: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+    any_ip: bool = False
+    anything: bool = False
+
+    @classmethod
+    def of(cls, patterns: Iterable[str], *, any_ip: bool = False) -> HostPolicy:
+        names: set[str] = set()
+        suffixes: list[str] = []
+        anything = False
+        for pattern in (p.strip().lower() for p in patterns):
+            if pattern == "*":
+                anything = True
+            elif pattern.startswith("*."):
+                suffixes.append(pattern[1:])
+            elif pattern:
+                names.add(pattern.strip("[]"))
+        return cls(frozenset(names), tuple(suffixes), any_ip, anything)
+
+    def allows(self, name: str) -> bool:
+        return (
+            self.anything
+            or name in self.names
+            or name.endswith(self.suffixes)
+            or (self.any_ip and _is_ip(name))
+        )
+
+
+def host_policy(
+    allowed_hosts: Iterable[str], public_base_url: str | None, served_host: str | None
+) -> HostPolicy:
+    """The policy ALLOWED_HOSTS sets, or the default described above."""
+    configured = tuple(allowed_hosts)
+    if configured:
+        return HostPolicy.of(configured)
+    names = set(LOCALHOST)
+    if public_base_url is not None and (base_host := urlsplit(public_base_url).hostname):
+        names.add(base_host)
+    if served_host is None:
+        return HostPolicy.of(names)
+    if served_host.strip("[]") in _WILDCARD_BINDS:
+        names |= {socket.gethostname(), socket.getfqdn()}
+        return HostPolicy.of(names, any_ip=True)
+    return HostPolicy.of({*names, served_host})
+
+
+def _name_of(host: str) -> str:
+    """The host name of a Host header value: lower case, without the port or IPv6 brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
+
+
+class AllowedHosts:
+    def __init__(self, app: ASGIApp, policy: HostPolicy, exempt_paths: Iterable[str] = ()) -> None:
+        self.app = app
+        self._policy = policy
+        self._exempt = frozenset(exempt_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._policy.anything or scope["path"] in self._exempt:
+            await self.app(scope, receive, send)
+            return
+        hosts = [value for name, value in scope["headers"] if name == b"host"]
+        name = _name_of(bytes(hosts[0]).decode("latin-1")) if len(hosts) == 1 else None
+        if name is not None and self._policy.allows(name):
+            await self.app(scope, receive, send)
+            return
+        detail = "this service is not served under that name (Host)" if hosts else "the request names no Host"
+        if len(hosts) > 1:
+            detail = "the request has more than one Host header"
+        response = problem_response(scope["path"], 400, "host-not-allowed", detail)
+        await response(scope, receive, send)

@@ -1,0 +1,256 @@
+"""Serving the app with uvicorn: one process, or a supervisor and N workers, stopping gracefully.
+
+On SIGTERM, what an orchestrator sends, each server process
+
+1. drains: ``/readyz`` answers 503 at once and every answer carries ``Connection: close``,
+   while requests are still served for SHUTDOWN_DRAIN seconds, so that a balancer polling
+   ``/readyz`` stops sending before anything is refused;
+2. stops accepting connections, and closes the idle ones;
+3. finishes every request it has received, for up to SHUTDOWN_TIMEOUT seconds, after which any
+   still running is answered 503 (interfaces/http/draining.py);
+4. runs the app's shutdown, which disposes the database engine, and exits with status 0.
+
+SIGINT (Ctrl+C) skips the drain: nobody balances a terminal. A signal during the drain ends it;
+one during step 3 stops waiting. With ``--workers N`` a supervisor holds the listening socket,
+starts N worker processes, replaces any that dies, passes each signal on, and exits 0 once
+every worker has stopped cleanly. A worker whose supervisor disappears stops by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from dependency_injector import providers
+from uvicorn.config import STARTUP_FAILURE
+
+from infrastructure.settings import Settings
+from interfaces.lifecycle import Lifecycle
+
+logger = logging.getLogger("students.server")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Time a supervisor gives its workers beyond their own drain and timeout before it kills them.
+_GRACE = 5.0
+# A worker that dies is replaced, but not more often than this, so a crash loop cannot spin.
+_RESTART_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything a worker process needs; sent to it whole (it must pickle)."""
+
+    settings: Settings
+    host: str
+    port: int
+    workers: int
+    log_config: dict[str, Any]
+
+    @property
+    def stop_within(self) -> float:
+        return self.settings.shutdown_drain + self.settings.shutdown_timeout + _GRACE
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, with the drain before the stop, and exit status 0 after a clean stop."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, drain: float) -> None:
+        super().__init__(config)
+        self._lifecycle = lifecycle
+        self._drain = drain
+        self._drain_ends: float | None = None
+        self._announced = False
+        self._parent = os.getppid()
+        self._supervised = False
+
+    def supervised(self) -> GracefulServer:
+        self._supervised = True
+        return self
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler: it only sets flags; on_tick acts on them.
+        if self.should_exit:
+            self.force_exit = True
+        elif self._drain_ends is None and sig == signal.SIGTERM and self._drain > 0:
+            self._lifecycle.begin_draining()
+            self._drain_ends = time.monotonic() + self._drain
+        else:
+            self._lifecycle.begin_draining()
+            self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_ends is not None and not self.should_exit:
+            if not self._announced:
+                self._announced = True
+                logger.info("draining for %g s: /readyz answers 503, requests are still served", self._drain)
+            if time.monotonic() >= self._drain_ends:
+                self.should_exit = True
+        if self._supervised and counter % 10 == 0 and os.getppid() != self._parent:
+            logger.warning("the supervisor has gone; stopping")
+            self._lifecycle.begin_draining()
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn's own version raises the signal again once it has stopped, so that the process
+        # ends "killed by SIGTERM" (status 143). A graceful stop is a success here: status 0.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run_worker(options: ServeOptions, sockets: list[socket.socket] | None = None) -> None:
+    """One server process: the app, built here, served until a signal stops it."""
+    from interfaces.container import Container
+    from interfaces.http.app import create_app
+
+    supervised = sockets is not None
+    if supervised:
+        # Its own process group: a Ctrl+C in the terminal reaches the supervisor alone, which
+        # passes it on once, instead of every worker getting it twice.
+        os.setpgrp()
+    settings = options.settings
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    app = create_app(container, served_host=options.host)
+    forwarded = list(settings.forwarded_allow_ips)
+    config = uvicorn.Config(
+        app,
+        host=options.host,
+        port=options.port,
+        # Applied by uvicorn in every worker process, so all of them log the same way.
+        log_config=options.log_config,
+        # The access log comes from our own middleware; uvicorn's would be a second copy.
+        access_log=False,
+        proxy_headers=bool(forwarded),
+        forwarded_allow_ips=forwarded or None,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)),
+    )
+    server = GracefulServer(config, container.lifecycle(), settings.shutdown_drain)
+    if supervised:
+        server.supervised()
+    server.run(sockets=sockets)
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+def serve(options: ServeOptions) -> int:
+    """Serve until stopped; the exit status: 0 after a clean stop."""
+    if options.workers == 1:
+        run_worker(options)
+        return 0
+    config = uvicorn.Config("interfaces.http.app:create_app", host=options.host, port=options.port)
+    listener = config.bind_socket()
+    try:
+        return Supervisor(options, listener).run()
+    finally:
+        listener.close()
+
+
+class Supervisor:
+    """Starts the workers, keeps their number up, and stops them all when told to."""
+
+    def __init__(self, options: ServeOptions, listener: socket.socket) -> None:
+        self._options = options
+        self._listener = listener
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: list[Any] = []
+        self._signals: list[int] = []
+
+    def _start(self) -> Any:
+        worker = self._context.Process(
+            target=run_worker, args=(self._options, [self._listener]), name="students-worker"
+        )
+        worker.start()
+        logger.info("started worker process [%d]", worker.pid)
+        return worker
+
+    def run(self) -> int:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
+        try:
+            logger.info("supervisor process [%d] starting %d workers", os.getpid(), self._options.workers)
+            self._workers = [self._start() for _ in range(self._options.workers)]
+            if not self._keep_up():
+                return 1
+            return self._stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        self._signals.append(sig)
+
+    def _keep_up(self) -> bool:
+        """Replace workers that die until a signal comes; False if one could not even start."""
+        last_restart = 0.0
+        while not self._signals:
+            time.sleep(0.2)
+            for index, worker in enumerate(self._workers):
+                if worker.exitcode is None or self._signals:
+                    continue
+                if worker.exitcode == STARTUP_FAILURE:
+                    logger.error("worker process [%d] failed to start; stopping", worker.pid)
+                    self._signal_all(signal.SIGTERM)
+                    self._wait(self._options.stop_within)
+                    return False
+                wait = last_restart + _RESTART_INTERVAL - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                logger.warning(
+                    "worker process [%d] died (exit status %s); starting another", worker.pid, worker.exitcode
+                )
+                last_restart = time.monotonic()
+                self._workers[index] = self._start()
+        return True
+
+    def _stop(self) -> int:
+        first = self._signals.pop(0)
+        logger.info("received %s: stopping %d workers", signal.Signals(first).name, len(self._workers))
+        self._signal_all(first)
+        deadline = time.monotonic() + self._options.stop_within
+        while not self._wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if self._signals:  # a second signal: the workers stop waiting too
+                self._signal_all(self._signals.pop(0))
+            if time.monotonic() >= deadline:
+                for worker in self._workers:
+                    if worker.exitcode is None:
+                        logger.error("worker process [%d] did not stop in time; killing it", worker.pid)
+                        worker.kill()
+                self._wait(5)
+                break
+        statuses = [worker.exitcode for worker in self._workers]
+        logger.info("workers stopped (exit statuses %s)", statuses)
+        return 0 if all(status == 0 for status in statuses) else 1
+
+    def _signal_all(self, sig: int) -> None:
+        for worker in self._workers:
+            if worker.exitcode is None and worker.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, sig)
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for every worker to exit; whether they all have."""
+        deadline = time.monotonic() + seconds
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        return all(worker.exitcode is not None for worker in self._workers)
