@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench bench-inprocess clean
+.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench bench-inprocess bench-instructions clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: install-bench
 # Where one request's CPU goes, part by part, in process (bench/inprocess.py). Same database as bench.
 bench-inprocess: install-bench
 	$(BIN)/python -m bench.inprocess
+
+# Instructions per use-case call, counted by callgrind (bench/instructions.py); needs valgrind.
+bench-instructions: install-bench
+	$(BIN)/python -m bench.instructions
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -50,6 +50,7 @@ def _database_call(settings: Settings, action: str, work: Callable[[Any], Corout
     from sqlalchemy.exc import DBAPIError
 
     from application.errors import StoreUnavailable
+    from infrastructure.sqlalchemy import faults
     from infrastructure.sqlalchemy.engine import create_engine
     from infrastructure.sqlalchemy.faults import reason_of
 
@@ -60,12 +61,16 @@ def _database_call(settings: Settings, action: str, work: Callable[[Any], Corout
         finally:
             await engine.dispose()
 
+    # The service's own warning of an outage would say again what the one line below says.
+    logging.getLogger(faults.__name__).setLevel(logging.ERROR)
     try:
         return asyncio.run(run())
     except (OSError, TimeoutError, DBAPIError, StoreUnavailable) as exc:
         # Unreachable, refused, wrong password, no schema: where and why, the password hidden.
         where = make_url(settings.database_url).render_as_string(hide_password=True)
-        reason = getattr(exc, "reason", "") or reason_of(exc)
+        reason = reason_of(exc)
+        if isinstance(exc, StoreUnavailable):
+            reason = f"{exc} ({exc.reason})" if exc.reason else str(exc)
         raise CommandFailed(f"cannot {action} {where}: {reason}") from None
 
 
@@ -80,10 +85,11 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     from application.use_cases import PurgeExpiredIdempotencyKeys
     from infrastructure.clock import SystemClock
+    from infrastructure.sqlalchemy.database import Database
     from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
     async def purge(engine: Any) -> int:
-        use_case = PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(engine), SystemClock())
+        use_case = PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(Database(engine)), SystemClock())
         return await use_case.execute()
 
     purged = _database_call(settings, "purge the idempotency keys of", purge)

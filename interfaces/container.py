@@ -18,6 +18,7 @@ from domain.ids import UuidV7Generator
 from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock
 from infrastructure.settings import load_settings
+from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
 from infrastructure.sqlalchemy.gate import ConnectionGate
 from infrastructure.sqlalchemy.health import DatabaseProbe, create_probe_engine, dispose_probe
@@ -51,19 +52,15 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Factories: every use-case call gets a unit of work of its own, never shared between requests.
-    unit_of_work = providers.Factory(
-        SqlAlchemyUnitOfWork,
+    # Resolved once: a factory argument read from settings would be looked up on every call.
+    database = providers.Singleton(
+        Database,
         engine=engine,
         gate=connection_gate,
         statement_timeout=settings.provided.db_statement_timeout,
     )
-    read_only_unit_of_work = providers.Factory(
-        SqlAlchemyUnitOfWork,
-        engine=engine,
-        read_only=True,
-        gate=connection_gate,
-        statement_timeout=settings.provided.db_statement_timeout,
-    )
+    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, database=database)
+    read_only_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, database=database, read_only=True)
 
     idempotency_policy = providers.Singleton(
         IdempotencyPolicy, ttl=settings.provided.idempotency_ttl_timedelta

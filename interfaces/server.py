@@ -75,9 +75,16 @@ class GracefulServer(uvicorn.Server):
         self._parent = os.getppid()
         self._supervised = False
 
-    def supervised(self) -> GracefulServer:
+    def supervised(self, serving: Any) -> GracefulServer:
+        """Run under a supervisor, and set ``serving`` (a multiprocessing Event) once started."""
         self._supervised = True
+        self._serving = serving
         return self
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self._supervised and self.started:
+            self._serving.set()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # A signal handler: it only sets flags; on_tick acts on them.
@@ -118,8 +125,14 @@ class GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def run_worker(options: ServeOptions, sockets: list[socket.socket] | None = None) -> None:
-    """One server process: the app, built here, served until a signal stops it."""
+def run_worker(
+    options: ServeOptions, sockets: list[socket.socket] | None = None, serving: Any = None
+) -> None:
+    """One server process: the app, built here, served until a signal stops it.
+
+    ``sockets`` and ``serving`` come from a supervisor: the listening socket it holds, and an
+    Event to set once this process serves.
+    """
     from interfaces.container import Container
     from interfaces.http.app import create_app
 
@@ -148,7 +161,7 @@ def run_worker(options: ServeOptions, sockets: list[socket.socket] | None = None
     )
     server = GracefulServer(config, container.lifecycle(), settings.shutdown_drain)
     if supervised:
-        server.supervised()
+        server.supervised(serving)
     server.run(sockets=sockets)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
@@ -175,15 +188,23 @@ class Supervisor:
         self._listener = listener
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[Any] = []
+        # Set by each worker once it serves. One stopped before that dropped nothing, whatever
+        # its exit status (a signal that came while it was still importing ends it at once).
+        self._serving: dict[Any, Any] = {}
         self._signals: list[int] = []
 
     def _start(self) -> Any:
+        serving = self._context.Event()
         worker = self._context.Process(
-            target=run_worker, args=(self._options, [self._listener]), name="students-worker"
+            target=run_worker, args=(self._options, [self._listener], serving), name="students-worker"
         )
         worker.start()
+        self._serving[worker] = serving
         logger.info("started worker process [%d]", worker.pid)
         return worker
+
+    def _stopped_cleanly(self, worker: Any) -> bool:
+        return bool(worker.exitcode == 0 or not self._serving[worker].is_set())
 
     def run(self) -> int:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
@@ -240,7 +261,7 @@ class Supervisor:
                 break
         statuses = [worker.exitcode for worker in self._workers]
         logger.info("workers stopped (exit statuses %s)", statuses)
-        return 0 if all(status == 0 for status in statuses) else 1
+        return 0 if all(self._stopped_cleanly(worker) for worker in self._workers) else 1
 
     def _signal_all(self, sig: int) -> None:
         for worker in self._workers:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,35 +13,15 @@ from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
 from infrastructure.migrations import upgrade_to_head
 from infrastructure.settings import Settings
+from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.engine import create_engine
 from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from tests.support.databases import clear_tables, throw_away_database
+from tests.support.fakes import FixedClock, SequentialIds
 
 BACKENDS = ("memory", "sqlite", "postgres", "mariadb")
-
-
-class FixedClock:
-    """A clock that moves only when told to, one second per reading by default."""
-
-    def __init__(self, start: datetime | None = None, step: timedelta = timedelta(seconds=1)):
-        self.current = start or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-        self.step = step
-
-    def now(self) -> datetime:
-        value = self.current
-        self.current += self.step
-        return value
-
-
-class SequentialIds:
-    """Ids 00000000-...-0001, -0002, ... in order, so tests can name them."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def new_id(self) -> UUID:
-        self.count += 1
-        return UUID(int=(0x7 << 76) | (0b10 << 62) | self.count)
+# The app, its container and HTTP clients, for every suite that talks to it.
+pytest_plugins = ["tests.support.app_fixtures"]
 
 
 @pytest.fixture
@@ -121,4 +99,4 @@ def uow_factory(
     if empty_engine is None:
         return lambda: InMemoryUnitOfWork(memory_database)
     engine = empty_engine
-    return lambda: SqlAlchemyUnitOfWork(engine)
+    return lambda: SqlAlchemyUnitOfWork(Database(engine))

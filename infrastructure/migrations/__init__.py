@@ -53,4 +53,6 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return revision
 
     async with engine.connect() as connection:
+        # A read needs no transaction; on SQLite a transaction would queue behind every writer.
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
         return await connection.run_sync(read)

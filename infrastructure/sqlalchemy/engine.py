@@ -49,7 +49,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         options |= pool
         # A server that accepts the TCP connection and then says nothing must not hold a request
         # longer than waiting for a pooled connection would (the drivers' defaults: 60 s, 10 s).
-        options["connect_args"] = _connect_timeout(url, settings.db_pool_timeout)
+        options["connect_args"] = _timeouts(url, settings.db_pool_timeout, settings.db_statement_timeout)
     engine = create_async_engine(url, **options)
     if _is_sqlite(url):
         _configure_sqlite(engine)
@@ -57,10 +57,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
-def _connect_timeout(url: URL, seconds: float) -> dict[str, Any]:
+def _timeouts(url: URL, seconds: float, statement_seconds: float) -> dict[str, Any]:
     driver = url.get_driver_name()
     if driver == "asyncpg":
-        return {"timeout": seconds}
+        # asyncpg bounds every statement itself (BEGIN and COMMIT included), for next to nothing:
+        # an asyncio timeout around each one measured 22,000 instructions a point read.
+        return {"timeout": seconds, "command_timeout": statement_seconds}
     if driver == "asyncmy":
         import asyncmy
 

@@ -34,7 +34,11 @@ _PG_OUTAGE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, ope
 # MySQL/MariaDB error numbers.
 _MYSQL_NOT_MIGRATED = frozenset({1146})  # table doesn't exist
 _MYSQL_BUSY = frozenset({1205, 1213})  # lock wait timeout, deadlock
-_MYSQL_OUTAGE = frozenset({1040, 1053, 1077, 1203, 1927, 1969, 2002, 2003, 2005, 2006, 2013, 2055, 3024})
+# Too many connections (1040, 1203, 1226 per user), shutting down, killed, can't connect, lost,
+# statement time limits (1969 MariaDB, 3024 MySQL).
+_MYSQL_OUTAGE = frozenset(
+    {1040, 1053, 1077, 1203, 1226, 1927, 1969, 2002, 2003, 2005, 2006, 2013, 2055, 3024}
+)
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -57,12 +61,20 @@ def reason_of(error: BaseException) -> str:
     return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
 
 
-def outage(error: BaseException, *, committing: bool = False) -> Exception | None:
+def outage(error: BaseException, *, connecting: bool = False, committing: bool = False) -> Exception | None:
     """The application error ``error`` amounts to, or None when it is not an outage (a bug).
 
+    ``connecting``: the error came from opening a connection, so the database is unreachable.
     ``committing``: the error came from the COMMIT itself, so a lost connection leaves the
     outcome unknown, which the client is told.
     """
+    translated = _outage(error, committing=committing)
+    if connecting and type(translated) is StoreUnavailable:
+        return StoreUnavailable(UNREACHABLE, reason=translated.reason)
+    return translated
+
+
+def _outage(error: BaseException, *, committing: bool) -> Exception | None:
     reason = reason_of(error)
     if isinstance(error, TimeoutError):
         return StoreUnavailable(NO_ANSWER, reason=reason)
@@ -73,6 +85,16 @@ def outage(error: BaseException, *, committing: bool = False) -> Exception | Non
     if error.connection_invalidated:
         return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
     orig = error.orig
+    # MySQL's error numbers first: asyncmy sets a SQLSTATE too, a coarser one.
+    code = _mysql_code(orig) if orig is not None else None
+    if code is not None:
+        if code in _MYSQL_NOT_MIGRATED:
+            return StoreNotMigrated(reason=reason)
+        if code in _MYSQL_BUSY:
+            return Overloaded()
+        if code in _MYSQL_OUTAGE:
+            return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
+        return None
     state = _sqlstate(orig) if orig is not None else None
     if state is not None:
         if state in _PG_NOT_MIGRATED:
@@ -82,15 +104,6 @@ def outage(error: BaseException, *, committing: bool = False) -> Exception | Non
         if state == "57014":  # query_canceled: a server-side statement timeout
             return StoreUnavailable(NO_ANSWER, reason=reason)
         if state[:2] in _PG_OUTAGE_CLASSES:
-            return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
-        return None
-    code = _mysql_code(orig) if orig is not None else None
-    if code is not None:
-        if code in _MYSQL_NOT_MIGRATED:
-            return StoreNotMigrated(reason=reason)
-        if code in _MYSQL_BUSY:
-            return Overloaded()
-        if code in _MYSQL_OUTAGE:
             return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
         return None
     text = str(orig).lower()

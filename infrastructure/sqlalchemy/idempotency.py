@@ -11,17 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from application.errors import IdempotencyKeyInFlight
 from application.idempotency import IdempotencyRecord, IdempotencyStore
 from infrastructure.sqlalchemy.session import Session
+from infrastructure.sqlalchemy.tables import columns_of
 from infrastructure.sqlalchemy.tables import idempotency_keys as table
 
-_COLUMNS = (
-    table.c.caller,
-    table.c.idempotency_key.label("key"),
-    table.c.fingerprint,
-    table.c.created_at,
-    table.c.expires_at,
-    table.c.student_id,
-    table.c.snapshot,
-)
+# The record's fields, by name, in its own order: a row maps with IdempotencyRecord(*row).
+_COLUMNS = columns_of(IdempotencyRecord, table, key="idempotency_key")
 _THIS_KEY = sa.and_(
     table.c.caller == sa.bindparam("target_caller"), table.c.idempotency_key == sa.bindparam("target_key")
 )
@@ -35,7 +29,7 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
     async def get(self, caller: str, key: str) -> IdempotencyRecord | None:
         result = await self._session.execute(_GET, {"target_caller": caller, "target_key": key})
         row = result.first()
-        return IdempotencyRecord(**row._mapping) if row is not None else None
+        return IdempotencyRecord(*row) if row is not None else None
 
     async def claim(self, record: IdempotencyRecord) -> None:
         try:

@@ -16,19 +16,10 @@ from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
 from domain.text import fold
 from infrastructure.sqlalchemy.session import Session
-from infrastructure.sqlalchemy.tables import students
+from infrastructure.sqlalchemy.tables import columns_of, students
 
-# The entity's fields, by name: a row maps with Student(**row._mapping), whatever the order.
-_COLUMNS = (
-    students.c.id,
-    students.c.name,
-    students.c.email,
-    students.c.department,
-    students.c.cgpa,
-    students.c.created_at,
-    students.c.updated_at,
-    students.c.version,
-)
+# The entity's fields, by name, in its own order: a row maps with Student(*row).
+_COLUMNS = columns_of(Student, students)
 # Statements built once: SQLAlchemy caches their compiled form, so a call only binds values.
 _SELECT = sa.select(*_COLUMNS)
 _BY_ID = _SELECT.where(students.c.id == sa.bindparam("id"))
@@ -105,11 +96,11 @@ class SqlAlchemyStudentRepository(StudentRepository):
     async def get(self, student_id: UUID, *, lock: bool = False) -> Student | None:
         statement = _BY_ID_LOCKED if lock else _BY_ID
         row = (await self._session.execute(statement, {"id": student_id})).first()
-        return Student(**row._mapping) if row is not None else None
+        return Student(*row) if row is not None else None
 
     async def get_by_email(self, email: str) -> Student | None:
         row = (await self._session.execute(_BY_EMAIL, {"email": email})).first()
-        return Student(**row._mapping) if row is not None else None
+        return Student(*row) if row is not None else None
 
     async def list(self, query: StudentQuery) -> list[Student]:
         statement = _list_statement(
@@ -122,7 +113,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
             row_values=self._row_values_compare,
         )
         result = await self._session.execute(statement, _list_parameters(query))
-        return [Student(**row._mapping) for row in result.all()]
+        return [Student(*row) for row in result.all()]
 
     async def update(self, student: Student, *, expected_version: int) -> None:
         try:

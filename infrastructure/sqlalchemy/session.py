@@ -9,7 +9,8 @@ every repository and store that runs statements:
   but only where nothing could run twice: the first statement of any unit of work (its
   transaction never reached COMMIT), or any statement of a read-only one.
 - A statement that gets no answer within ``statement_timeout`` is abandoned and its connection
-  discarded: a black-holed network would otherwise hold the request for minutes.
+  discarded: a black-holed network would otherwise hold the request for minutes. (asyncpg keeps
+  the time itself; elsewhere the session does.)
 - What cannot be helped becomes an application error (faults.py): 503 for the client, one line
   in the log, never a 500.
 """
@@ -23,38 +24,33 @@ from typing import Any
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
+from sqlalchemy.util.typing import TupleAny, Unpack
 
 from application.errors import Overloaded
 from infrastructure.observability.metrics import DB_POOL_WAITING
+from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.faults import outage, report
-from infrastructure.sqlalchemy.gate import ConnectionGate
 
 # Where switching a pooled connection to autocommit and back costs no round trip (asyncpg and
 # sqlite3 flip a flag in the client), a read is one statement instead of BEGIN, SELECT, ROLLBACK;
 # on SQLite it also avoids taking the write lock. asyncmy sends SET autocommit both ways, which
 # measured slower than the implicit transaction (MariaDB get-by-id: 1336 us vs 777 us).
 _CHEAP_AUTOCOMMIT = frozenset({"postgresql", "sqlite"})
-# A file on this machine does not stall like a network does; its lock waits are bounded by
-# SQLite's own busy timeout.
-_LOCAL = frozenset({"sqlite"})
+# Where the session needs no timer of its own: asyncpg times every statement out itself (its
+# command_timeout, engine.py); a file on this machine does not stall like a network does, and
+# SQLite's lock waits are bounded by its own busy timeout.
+_TIMED_ELSEWHERE = frozenset({"postgresql", "sqlite"})
 
 
 class Session:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        *,
-        read_only: bool = False,
-        gate: ConnectionGate | None = None,
-        statement_timeout: float | None = None,
-    ) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+        self._engine = engine = database.engine
         self._read_only = read_only
-        self._gate = gate
+        self._gate = database.gate
         self.dialect_name = engine.dialect.name
-        self._timeout = None if self.dialect_name in _LOCAL else statement_timeout
+        self._timeout = None if self.dialect_name in _TIMED_ELSEWHERE else database.statement_timeout
         self._connection: AsyncConnection | None = None
         self._in_gate = False
         self._retries = 1
@@ -80,7 +76,7 @@ class Session:
         except PoolTimeout:
             raise Overloaded() from None
         except Exception as exc:
-            self._raise_outage(exc)
+            self._raise_outage(exc, connecting=True)
             raise
         try:
             if not self._read_only:
@@ -94,7 +90,7 @@ class Session:
             raise
         return connection
 
-    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Unpack[TupleAny]]:
         connection = self._open_connection()
         try:
             if self._timeout is None:
@@ -168,8 +164,8 @@ class Session:
             await connection.invalidate()
 
     @staticmethod
-    def _raise_outage(exc: Exception, *, committing: bool = False) -> None:
-        translated = outage(exc, committing=committing)
+    def _raise_outage(exc: Exception, *, connecting: bool = False, committing: bool = False) -> None:
+        translated = outage(exc, connecting=connecting, committing=committing)
         if translated is not None:
             report(exc, translated)
             raise translated from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,3 +98,13 @@ idempotency_keys = sa.Table(
     sa.Column("expires_at", UtcDateTime(), nullable=False),
     sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
+
+
+def columns_of(entity: type[Any], table: sa.Table, **renamed: str) -> tuple[sa.Column[Any], ...]:
+    """``table``'s column for each field of the dataclass ``entity``, found by name (``renamed``:
+    field -> column where they differ), in the order of the entity's fields.
+
+    A select of these columns maps a row with ``entity(*row)``: positional, which is cheapest, and
+    right by construction, since the positions come from the names.
+    """
+    return tuple(table.c[renamed.get(field.name, field.name)] for field in dataclasses.fields(entity))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from application.ports import UnitOfWork
 from infrastructure.observability.metrics import record_student_changes
-from infrastructure.sqlalchemy.gate import ConnectionGate
+from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from infrastructure.sqlalchemy.repository import SqlAlchemyStudentRepository
 from infrastructure.sqlalchemy.session import Session
@@ -19,29 +17,15 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     container decides which use-cases get one.
     """
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        *,
-        read_only: bool = False,
-        gate: ConnectionGate | None = None,
-        statement_timeout: float | None = None,
-    ) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+        self._database = database
         self._read_only = read_only
-        self._gate = gate
-        self._statement_timeout = statement_timeout
         self._session: Session | None = None
 
     async def _begin(self) -> None:
         if self._session is not None:
             raise RuntimeError("this unit of work is already in use")
-        session = Session(
-            self._engine,
-            read_only=self._read_only,
-            gate=self._gate,
-            statement_timeout=self._statement_timeout,
-        )
+        session = Session(self._database, read_only=self._read_only)
         await session.open()
         self._session = session
         self.students = self._students = SqlAlchemyStudentRepository(session)

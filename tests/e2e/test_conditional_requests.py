@@ -10,9 +10,10 @@ import pytest
 from dependency_injector import providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from interfaces.container import Container
-from tests.e2e.test_students_api import assert_problem, create
+from tests.support.api import assert_problem, create
 
 
 async def test_every_student_response_carries_its_etag(client: httpx.AsyncClient) -> None:
@@ -201,7 +202,7 @@ async def test_writers_that_all_read_the_same_version_give_one_winner(
 ) -> None:
     student = await create(client)
     ReadThenWait.barrier = asyncio.Barrier(10)
-    container.unit_of_work.override(providers.Factory(ReadThenWait, engine=engine))
+    container.unit_of_work.override(providers.Factory(ReadThenWait, database=Database(engine)))
 
     async def patch(i: int) -> int:
         response = await client.patch(

@@ -10,7 +10,7 @@ from dependency_injector import providers
 
 from application.ports import UnitOfWork
 from interfaces.container import Container
-from tests.e2e.test_students_api import ADA, assert_problem, count
+from tests.support.api import ADA, assert_problem, count
 
 
 async def post(client: httpx.AsyncClient, key: str | None, **overrides: object) -> httpx.Response:

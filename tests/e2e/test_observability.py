@@ -15,7 +15,7 @@ from infrastructure.migrations import head_revision
 from infrastructure.sqlalchemy.gate import ConnectionGate
 from interfaces.container import Container
 from interfaces.http.app import create_app
-from tests.e2e.test_students_api import ADA, assert_problem, create
+from tests.support.api import ADA, assert_problem, create
 from tests.support.auth import settings_for_tests
 from tests.support.server import free_port
 
@@ -190,6 +190,7 @@ async def test_when_every_connection_stays_busy_the_answer_is_503_then_service_r
     client: httpx.AsyncClient, container: Container
 ) -> None:
     container.connection_gate.override(providers.Object(ConnectionGate(permits=1, timeout=0.05)))
+    container.database.reset()  # built with the gate it had: build it again with this one
     holder = container.unit_of_work()
     async with holder:  # the only permit is taken for as long as this block lasts
         response = await client.get("/students")

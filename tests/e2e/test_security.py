@@ -13,7 +13,7 @@ from dependency_injector import providers
 from interfaces.container import Container
 from interfaces.http.app import create_app
 from interfaces.scopes import ADMIN, READ, WRITE
-from tests.e2e.test_students_api import ADA, assert_problem, create
+from tests.support.api import ADA, assert_problem, create
 from tests.support.auth import bearer, settings_for_tests, token
 
 

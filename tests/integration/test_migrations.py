@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,10 +14,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.text import fold
 from infrastructure.migrations import current_revision, head_revision, upgrade_to_head
 from infrastructure.settings import Settings
 from infrastructure.sqlalchemy.engine import create_engine
-from infrastructure.sqlalchemy.tables import metadata
+from infrastructure.sqlalchemy.tables import metadata, students
 from tests.support.databases import throw_away_database
 
 
@@ -74,3 +79,44 @@ async def test_real_database_migrates_from_empty(backend: str) -> None:
             await _check_fresh_upgrade(engine)
         finally:
             await engine.dispose()
+
+
+async def _upgrade_to(engine: AsyncEngine, revision: str) -> None:
+    from alembic import command
+
+    from infrastructure.migrations import alembic_config
+
+    def run(connection: sa.Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
+async def test_0004_stores_names_in_one_unicode_spelling(backend: str, tmp_path) -> None:
+    decomposed, composed = "Jose\u0301 A\u0308", "Jos\u00e9 \u00c4"
+    async with contextlib.AsyncExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        else:
+            url = (await stack.enter_async_context(throw_away_database(backend))).url
+        engine = create_engine(Settings(database_url=url))
+        stack.push_async_callback(engine.dispose)
+        await _upgrade_to(engine, "0003")
+        row = {
+            "id": uuid.UUID(int=1), "name": decomposed, "name_folded": decomposed.casefold(),
+            "email": "jose@example.org", "department": "CS", "cgpa": Decimal("8.00"),
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC), "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "version": 1,
+        }  # fmt: skip
+        async with engine.begin() as connection:
+            await connection.execute(sa.insert(students), row)
+        await upgrade_to_head(engine)
+        async with engine.connect() as connection:
+            name, folded = (
+                await connection.execute(sa.select(students.c.name, students.c.name_folded))
+            ).one()
+        assert (name, folded) == (composed, fold(composed))

@@ -12,7 +12,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -34,14 +36,27 @@ def server_environment(**variables: str) -> dict[str, str]:
     return {**os.environ, "AUTH_SECRET": SECRET, "ENVIRONMENT": "test", "SHUTDOWN_DRAIN": "0", **variables}
 
 
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    base: str
+    log: IO[bytes]
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
 @contextmanager
-def serving(
+def running_server(
     env: dict[str, str], port: int | None = None, *, workers: int = 1, log: Path | None = None
-) -> Iterator[str]:
-    """`students serve` until the block ends; its standard error goes to ``log`` (a file, never a
-    pipe nobody reads, which would fill up and stall the server)."""
+) -> Iterator[RunningServer]:
+    """`students serve`, ready, until the block ends (SIGTERM, then a kill if it lingers). Its
+    standard error goes to ``log`` (a file, never a pipe nobody reads, which would fill up and
+    stall the server)."""
     port = port or free_port()
-    with open(log, "wb") if log else tempfile.TemporaryFile() as stderr:
+    with open(log, "w+b") if log else tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             [STUDENTS, "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
@@ -51,14 +66,24 @@ def serving(
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_ready(process, base, stderr)
-            yield base
+            yield RunningServer(process, base, stderr)
         finally:
-            process.send_signal(signal.SIGTERM)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], port: int | None = None, *, workers: int = 1, log: Path | None = None
+) -> Iterator[str]:
+    """The base URL of a `students serve` that runs until the block ends."""
+    with running_server(env, port, workers=workers, log=log) as server:
+        yield server.base
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], base: str, stderr: object) -> None:

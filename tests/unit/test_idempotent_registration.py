@@ -13,7 +13,7 @@ from application.use_cases import PurgeExpiredIdempotencyKeys, RegisterStudent, 
 from domain.errors import EmailAlreadyRegistered, InvalidStudentData
 from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
-from tests.conftest import FixedClock, SequentialIds
+from tests.support.fakes import FixedClock, SequentialIds
 
 KEY = IdempotencyKey("alice", "key-1")
 POLICY = IdempotencyPolicy(ttl=timedelta(hours=24), abandon_after=timedelta(seconds=60))

@@ -35,6 +35,13 @@ TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
         ("eyAiYWxnIjogIkhTMjU2In0.eyAic3ViIjogImFkYSJ9.c2lnbmF0dXJlLWJ5dGVz", "[token]"),
         ("/students/01a20f0c-76a1-7481-aae5-71d6384c546e", "/students/01a20f0c-76a1-7481-aae5-71d6384c546e"),
         ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui-bundle.js"),
+        # Found in review: a dotted module name was taken for a JWT.
+        (
+            "sqlalchemy.dialects.postgresql.asyncpg.InterfaceError: connection is closed",
+            "sqlalchemy.dialects.postgresql.asyncpg.InterfaceError: connection is closed",
+        ),
+        ("infrastructure.sqlalchemy.faults warned", "infrastructure.sqlalchemy.faults warned"),
+        ("ewogICJhbGciOiAiSFMyNTYiCn0.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl", "[token]"),  # '{\n  "alg"...'
     ],
 )
 def test_redaction(text: str, shown: str) -> None:

@@ -26,7 +26,7 @@ from domain.errors import EmailAlreadyRegistered, InvalidStudentData, StaleVersi
 from domain.student import Student
 from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
-from tests.conftest import FixedClock, SequentialIds
+from tests.support.fakes import FixedClock, SequentialIds
 
 
 class Service:

@@ -24,9 +24,13 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 1000
+# The id as 0001 made it: native uuid on PostgreSQL, CHAR(32) hex on MariaDB/MySQL and SQLite.
+_ID = sa.Uuid(as_uuid=True, native_uuid=True).with_variant(
+    sa.Uuid(as_uuid=True, native_uuid=False), "mysql", "mariadb"
+)
 _students = sa.table(
     "students",
-    sa.column("id", sa.Uuid()),
+    sa.column("id", _ID),
     sa.column("name", sa.String()),
     sa.column("name_folded", sa.String()),
 )

@@ -1,4 +1,6 @@
-"""The whole app through HTTP (httpx, in process), on each backend via container overrides."""
+"""The app as a test talks to it: through HTTP (httpx, in process), on each backend by container overrides.
+
+A pytest plugin (tests/conftest.py loads it), so that every suite that goes through HTTP has it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,197 @@
+"""SIGTERM, as an orchestrator sends it: the server drains, answers everything it took, exits 0.
+
+The clients here behave as a load balancer's do: they send while ``/readyz`` says 200, and stop
+once it says 503. Before this, ``students serve --workers 2`` reset 16-17 in-flight requests on
+SIGTERM, one worker exited 143, and a client trickling its body could hold the stop for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.api import ADA
+from tests.support.auth import bearer, token
+from tests.support.databases import throw_away_database
+from tests.support.server import STUDENTS, RunningServer, running_server, server_environment
+
+pytestmark = pytest.mark.slow
+_serial = itertools.count()
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    async with throw_away_database("postgres") as database:
+        env = server_environment(DATABASE_URL=database.url)
+        migrate = await asyncio.to_thread(
+            subprocess.run, [STUDENTS, "migrate"], env=env, capture_output=True, text=True
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        yield database.url
+
+
+@dataclass
+class BalancedLoad:
+    """Clients that send only while the server says it is ready, as behind a load balancer."""
+
+    base: str
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    statuses: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+    answered_while_draining: int = 0
+
+    async def poll_readiness(self) -> None:
+        async with httpx.AsyncClient(base_url=self.base, timeout=5) as client:
+            self.ready.set()
+            while True:
+                if (await client.get("/readyz")).status_code != 200:
+                    break
+                await asyncio.sleep(0.05)
+            self.ready.clear()
+
+    async def client(self, n: int) -> None:
+        async with httpx.AsyncClient(base_url=self.base, headers=bearer(), timeout=15) as client:
+            student = None
+            while self.ready.is_set():
+                email = f"load{next(_serial)}@example.org"
+                try:
+                    if student is None or n % 2:
+                        response = await client.post("/students", json={**ADA, "email": email})
+                        if response.status_code == 201:
+                            self.acknowledged.append(email)
+                            student = response.json()
+                    else:
+                        response = await client.get(f"/students/{student['id']}")
+                except httpx.TransportError as exc:  # reset, refused, closed without an answer
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                self.statuses.append(response.status_code)
+                if response.headers.get("connection") == "close":
+                    self.answered_while_draining += 1
+
+
+async def stop_under_load(server: RunningServer, clients: int = 16) -> tuple[BalancedLoad, int]:
+    load = BalancedLoad(server.base)
+    poller = asyncio.create_task(load.poll_readiness())
+    await load.ready.wait()
+    workers = [asyncio.create_task(load.client(n)) for n in range(clients)]
+    await asyncio.sleep(1.5)
+    server.process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(asyncio.gather(poller, *workers), timeout=30)
+    status = await asyncio.to_thread(server.process.wait, 30)
+    return load, status
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sigterm_under_load_answers_everything_and_exits_0(
+    database_url: str, workers: int, tmp_path: Path
+) -> None:
+    env = server_environment(DATABASE_URL=database_url, SHUTDOWN_DRAIN="1.5", SHUTDOWN_TIMEOUT="10")
+    with running_server(env, workers=workers, log=tmp_path / "server.log") as server:
+        load, status = await stop_under_load(server)
+        output = server.output()
+    assert status == 0, output[-3000:]
+    assert load.failures == []
+    assert len(load.statuses) > 100
+    assert {s for s in load.statuses if s >= 500} == set()
+    # It went on serving after /readyz turned 503, telling each client to close its connection.
+    assert load.answered_while_draining > 0
+    assert "Traceback" not in output
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            stored = set((await connection.execute(sa.text("SELECT email FROM students"))).scalars())
+    finally:
+        await engine.dispose()
+    assert set(load.acknowledged) <= stored
+
+
+def _trickle(port: int) -> socket.socket:
+    """A POST whose body arrives a byte at a time: headers now, then one byte."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        b"POST /students HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 200\r\nAuthorization: Bearer " + token("students:write").encode() + b"\r\n\r\n{"
+    )
+    return sock
+
+
+def test_a_client_trickling_its_body_cannot_hold_the_stop(tmp_path: Path) -> None:
+    env = server_environment(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}", SHUTDOWN_TIMEOUT="1"
+    )
+    assert subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True).returncode == 0
+    with running_server(env, log=tmp_path / "server.log") as server:
+        port = int(server.base.rsplit(":", 1)[1])
+        sock = _trickle(port)
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)
+        answer = b""
+        with sock:
+            for _ in range(50):  # a byte every 0.1 s: on its own it would take 20 s
+                try:
+                    sock.sendall(b" ")
+                    time.sleep(0.1)
+                    if server.process.poll() is not None:
+                        answer = sock.recv(65536)
+                        break
+                except OSError:
+                    break
+        status = server.process.wait(timeout=15)
+    assert status == 0
+    # Answered before the server went, if the client was still there to read it.
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 503")
+
+
+def _worker_pids(supervisor: int) -> set[int]:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return {
+        int(pid) for pid in children if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    }
+
+
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}")
+    assert subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True).returncode == 0
+    with running_server(env, workers=2, log=tmp_path / "server.log") as server:
+        before = _worker_pids(server.process.pid)
+        assert len(before) == 2
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = _worker_pids(server.process.pid)
+            started = server.output().count("Application startup complete")
+            if len(now) == 2 and victim not in now and started == 3:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the dead worker was not replaced: {server.output()[-2000:]}")
+        for _ in range(10):
+            assert httpx.get(f"{server.base}/students", headers=bearer(), timeout=10).status_code == 200
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+
+
+def test_sigint_skips_the_drain(tmp_path: Path) -> None:
+    env = server_environment(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}", SHUTDOWN_DRAIN="60"
+    )
+    assert subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True).returncode == 0
+    with running_server(env, log=tmp_path / "server.log") as server:
+        server.process.send_signal(signal.SIGINT)  # Ctrl+C: nobody balances a terminal
+        assert server.process.wait(timeout=15) == 0

@@ -1,0 +1,91 @@
+"""Which database failures are outages (503) and which are bugs (500), by what each driver raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+
+from application.errors import Overloaded, StoreNotMigrated, StoreUnavailable
+from infrastructure.sqlalchemy import faults
+
+
+class PgError(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class MySqlError(Exception):
+    pass
+
+
+def wrapped(kind: type[DBAPIError], orig: Exception, *, invalidated: bool = False) -> DBAPIError:
+    return kind("SELECT 1", {}, orig, connection_invalidated=invalidated)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "message"),
+    [
+        (TimeoutError(), StoreUnavailable, faults.NO_ANSWER),
+        (ConnectionRefusedError(111, "refused"), StoreUnavailable, faults.UNREACHABLE),
+        (wrapped(OperationalError, Exception("gone"), invalidated=True), StoreUnavailable, faults.LOST),
+        (wrapped(ProgrammingError, PgError("no relation", "42P01")), StoreNotMigrated, None),
+        (wrapped(OperationalError, PgError("too many", "53300")), StoreUnavailable, faults.LOST),
+        (wrapped(OperationalError, PgError("admin shutdown", "57P01")), StoreUnavailable, faults.LOST),
+        (wrapped(OperationalError, PgError("canceled", "57014")), StoreUnavailable, faults.NO_ANSWER),
+        (wrapped(OperationalError, PgError("deadlock", "40P01")), Overloaded, None),
+        (wrapped(ProgrammingError, MySqlError(1146, "no table")), StoreNotMigrated, None),
+        (wrapped(OperationalError, MySqlError(1213, "deadlock")), Overloaded, None),
+        (wrapped(OperationalError, MySqlError(1040, "too many connections")), StoreUnavailable, faults.LOST),
+        (wrapped(OperationalError, Exception("no such table: students")), StoreNotMigrated, None),
+        (wrapped(OperationalError, Exception("database is locked")), Overloaded, None),
+    ],
+)
+def test_outages_are_named(error: Exception, expected: type[Exception], message: str | None) -> None:
+    translated = faults.outage(error)
+    assert type(translated) is expected
+    if message is not None:
+        assert str(translated) == message
+
+
+def test_asyncmy_numbers_win_over_its_sqlstate() -> None:
+    # asyncmy sets a SQLSTATE too: 42S02 for a missing table, which is no PostgreSQL state.
+    orig: Any = MySqlError(1146, "Table 'x.students' doesn't exist")
+    orig.sqlstate = "42S02"
+    assert type(faults.outage(wrapped(ProgrammingError, orig))) is StoreNotMigrated
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        wrapped(IntegrityError, PgError("duplicate key", "23505")),
+        wrapped(ProgrammingError, PgError("syntax error", "42601")),
+        wrapped(ProgrammingError, MySqlError(1064, "syntax")),
+        ValueError("a bug"),
+    ],
+)
+def test_bugs_stay_bugs(error: Exception) -> None:
+    assert faults.outage(error) is None
+
+
+def test_a_connection_lost_while_committing_leaves_the_outcome_unknown() -> None:
+    lost = wrapped(OperationalError, Exception("gone"), invalidated=True)
+    assert str(faults.outage(lost, committing=True)) == faults.OUTCOME_UNKNOWN
+    assert str(faults.outage(lost, connecting=True)) == faults.UNREACHABLE
+
+
+def test_warnings_are_throttled_and_say_how_many_were_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    throttled = faults.ThrottledWarnings(interval=1.0, clock=lambda: now[0])
+    for _ in range(5):
+        throttled.warn("lost", "database unavailable")
+    now[0] = 1.5
+    throttled.warn("lost", "database unavailable")
+    throttled.warn("other", "something else")
+    assert [r.getMessage() for r in caplog.records] == [
+        "database unavailable",
+        "database unavailable (4 more like it since the last line)",
+        "something else",
+    ]
