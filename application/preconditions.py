@@ -67,6 +67,32 @@ class OneOfTags(Precondition):
 
 
 @dataclass(frozen=True, slots=True)
+class NoneOfTags(Precondition):
+    """If-None-Match on a write: go ahead only if the current tag is not among these (compared
+    weakly, RFC 9110 13.1.2); ``every``: ``*``, which no existing student passes."""
+
+    tags: frozenset[str] = frozenset()
+    every: bool = False
+
+    def admits(self, version: int) -> bool:
+        return not self.every and version_tag(version) not in self.tags
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf(Precondition):
+    """Several conditions (If-Match and If-None-Match), all of which must hold."""
+
+    parts: tuple[Precondition, ...]
+
+    def check_stated(self) -> None:
+        for part in self.parts:
+            part.check_stated()
+
+    def admits(self, version: int) -> bool:
+        return all(part.admits(version) for part in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
 class Missing(Precondition):
     """The caller stated no precondition, and every client write must name one."""
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.errors import FieldError, InvalidStudentData
-from domain.text import has_letter, looks_blank, nfc, starts_with_mark, unprintable_reason
+from domain.text import has_letter, looks_blank, nfc, starts_with_mark, trim, unprintable_reason
 
 NAME_MAX_LENGTH = 100
 EMAIL_MAX_LENGTH = 254
@@ -49,7 +49,7 @@ def check_printable(text: str) -> str:
 
 def normalise_name(value: object) -> str:
     """The name in NFC, trimmed; printable, not blank, with a letter (the rules of domain/text.py)."""
-    name = nfc(_text(value)).strip()
+    name = trim(nfc(_text(value)))
     if len(name) > NAME_MAX_LENGTH:
         raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
     check_printable(name)
@@ -63,7 +63,7 @@ def normalise_name(value: object) -> str:
 
 
 def normalise_email(value: object) -> str:
-    email = _text(value).strip().lower()
+    email = trim(_text(value)).lower()
     if len(email) > EMAIL_MAX_LENGTH:
         raise ValueError(f"must be at most {EMAIL_MAX_LENGTH} characters")
     match = _EMAIL.fullmatch(email)
@@ -73,7 +73,7 @@ def normalise_email(value: object) -> str:
 
 
 def normalise_department(value: object) -> str:
-    department = _text(value).strip()
+    department = trim(_text(value))
     if not _DEPARTMENT.fullmatch(department):
         raise ValueError("must be 2 to 10 letters A-Z or digits")
     return department.upper()
@@ -88,7 +88,7 @@ def normalise_cgpa(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
         raise ValueError("must be a decimal number")
     if isinstance(value, str):
-        value = value.strip()
+        value = trim(value)
         if not _DECIMAL_TEXT.fullmatch(value):
             raise ValueError("must be a decimal number")
     try:

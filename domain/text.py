@@ -3,6 +3,9 @@
 Every rule here applies to names and to searches for them alike, so that what is stored and what
 is looked for are compared in the same form:
 
+- Text is trimmed of spaces only (Unicode's space separators): Python's ``strip()`` would also
+  take line breaks, U+2028/U+2029 and some control characters off the ends, which would make
+  "Ada\n" a name while "A\nda" is refused. Here both are refused.
 - Text is NFC-normalised first: "é" typed as one code point or as "e" plus a combining accent is
   the same name, stored once, found by either spelling.
 - Printable means no control, format, surrogate, private-use or unassigned code points, and no
@@ -28,6 +31,20 @@ _VISIBLE = frozenset("LNPS")
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def _is_space(ch: str) -> bool:
+    return unicodedata.category(ch) == "Zs"
+
+
+def trim(text: str) -> str:
+    """``text`` without the spaces at its ends (category Zs: the space, no-break, ideographic...)."""
+    start, end = 0, len(text)
+    while start < end and _is_space(text[start]):
+        start += 1
+    while end > start and _is_space(text[end - 1]):
+        end -= 1
+    return text[start:end]
 
 
 def unprintable_reason(text: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,10 @@ from sqlalchemy.exc import ArgumentError
 from infrastructure.auth.tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, secret_weakness
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./students.db"
+# What a URL's path may hold as it is (RFC 3986 pchar and "/"): anything else must be encoded.
+_URL_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
+# RFC 7518 3.2: an HMAC key at least as long as the hash's output.
+_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 _ASYNC_DRIVERS = {"aiosqlite", "asyncpg", "asyncmy", "aiomysql", "psycopg"}
 # A comma-separated environment variable read as a list (pydantic-settings would expect JSON).
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -91,6 +96,12 @@ class Settings(BaseSettings):
             url = make_url(value)
         except ArgumentError:
             raise ValueError("is not a database URL (e.g. sqlite+aiosqlite:///./students.db)") from None
+        try:
+            port = url.port
+        except ValueError:
+            port = -1
+        if port is not None and not 0 < port <= 65535:
+            raise ValueError("names a port that is not 1-65535")
         driver = url.get_driver_name()
         if driver not in _ASYNC_DRIVERS:
             raise ValueError(
@@ -118,6 +129,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL, e.g. https://students.example.org")
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError("must not carry a query, a fragment or credentials")
+        try:
+            parts.port  # noqa: B018 - it raises for a port that is not a number of 0-65535
+        except ValueError:
+            raise ValueError("names a port that is not a number of 1-65535") from None
+        if not _URL_PATH.fullmatch(parts.path):
+            raise ValueError("has characters a URL path cannot hold (percent-encode them)")
         return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
     @field_validator("auth_algorithms")
@@ -142,6 +159,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _keys_match_algorithms(self) -> Settings:
+        if self.uses_hmac and self.auth_secret is not None:
+            needed = max(_HMAC_KEY_BYTES[algorithm] for algorithm in self.auth_algorithms)
+            if len(self.auth_secret.get_secret_value().encode()) < needed:
+                algorithms = ",".join(self.auth_algorithms)
+                raise ValueError(f"AUTH_SECRET must be at least {needed} bytes for {algorithms}")
         if self.uses_hmac:
             if self.auth_public_key_file or self.auth_jwks_file:
                 raise ValueError("AUTH_PUBLIC_KEY_FILE / AUTH_JWKS_FILE need public-key AUTH_ALGORITHMS")

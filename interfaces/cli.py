@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from infrastructure.auth.keys import (
     token_verifier,
     uses_development_secret,
 )
+from infrastructure.auth.tokens import subject_problem
 from infrastructure.observability.logging import configure_logging, logging_config, redact_text
 from infrastructure.settings import Settings, SettingsError, load_settings
 from interfaces import scopes
@@ -46,6 +48,7 @@ class CommandFailed(Exception):
 
 def _database_call(settings: Settings, action: str, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
     """Run ``work(engine)`` on a fresh engine; an unreachable database is one line, not a traceback."""
+    from alembic.util.exc import CommandError
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
@@ -65,6 +68,10 @@ def _database_call(settings: Settings, action: str, work: Callable[[Any], Corout
     logging.getLogger(faults.__name__).setLevel(logging.ERROR)
     try:
         return asyncio.run(run())
+    except CommandError as exc:
+        # Alembic's own words: a revision this release does not know, most often.
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise CommandFailed(f"cannot {action} {where}: {exc} (was it migrated by a newer release?)") from None
     except (OSError, TimeoutError, DBAPIError, StoreUnavailable) as exc:
         # Unreachable, refused, wrong password, no schema: where and why, the password hidden.
         where = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -129,7 +136,7 @@ def _development_banner(settings: Settings, host: str, port: int) -> None:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from interfaces.server import ServeOptions, serve
+    from interfaces.server import ServeOptions, listen, serve
 
     # Fail before binding the port if the keys cannot be used; every worker builds the same.
     token_verifier(settings)
@@ -142,8 +149,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         log_config=logging_config(settings.log_format, settings.log_level, sql=settings.db_echo),
     )
-    with _metrics_shared_by(args.workers):
-        return serve(options)
+    try:
+        listener = listen(args.host, args.port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandFailed(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+    with listener, _metrics_shared_by(args.workers):
+        return serve(options, listener)
 
 
 @contextlib.contextmanager
@@ -177,10 +189,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _integer(low: int, high: int, what: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}") from None
+        # Digits only: int() would also take " 80", "1_000" and "٨٠".
+        if not re.fullmatch(r"[0-9]{1,18}", text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}")
+        value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be {low} to {high} {what}, not {value}")
         return value
@@ -190,8 +202,9 @@ def _integer(low: int, high: int, what: str) -> Callable[[str], int]:
 
 def _subject(text: str) -> str:
     # What the service accepts as a caller (infrastructure/auth/tokens.py): never mint less.
-    if not 1 <= len(text) <= 255:
-        raise argparse.ArgumentTypeError("must be 1 to 255 characters")
+    problem = subject_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -27,9 +27,8 @@ from interfaces.lifecycle import Lifecycle
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(
-        modules=["interfaces.http.students", "interfaces.http.health"]
-    )
+    # No wiring: the app looks up what its routes name in its own container when it is built
+    # (interfaces/http/injection.py), so several apps and containers can live in one process.
 
     # This process's own state: serving, or draining before it stops.
     lifecycle = providers.Singleton(Lifecycle)

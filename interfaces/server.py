@@ -125,18 +125,39 @@ class GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def run_worker(
-    options: ServeOptions, sockets: list[socket.socket] | None = None, serving: Any = None
-) -> None:
-    """One server process: the app, built here, served until a signal stops it.
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is one clear error (OSError)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if host not in ("", "0.0.0.0", "::"):
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
-    ``sockets`` and ``serving`` come from a supervisor: the listening socket it holds, and an
-    Event to set once this process serves.
+
+def run_worker(
+    options: ServeOptions,
+    sockets: list[socket.socket],
+    serving: Any = None,
+    *,
+    supervised: bool = False,
+) -> None:
+    """One server process: the app, built here, served on ``sockets`` until a signal stops it.
+
+    ``supervised``: started by a supervisor, which holds the listening socket and passes an Event
+    (``serving``) to set once this process serves.
     """
     from interfaces.container import Container
     from interfaces.http.app import create_app
 
-    supervised = sockets is not None
+    logging.captureWarnings(True)  # a library's warning is a log line like any other
     if supervised:
         # Its own process group: a Ctrl+C in the terminal reaches the supervisor alone, which
         # passes it on once, instead of every worker getting it twice.
@@ -167,17 +188,14 @@ def run_worker(
         sys.exit(STARTUP_FAILURE)
 
 
-def serve(options: ServeOptions) -> int:
-    """Serve until stopped; the exit status: 0 after a clean stop."""
+def serve(options: ServeOptions, listener: socket.socket) -> int:
+    """Serve on ``listener`` until stopped; the exit status: 0 after a clean stop."""
+    shown = f"[{options.host}]" if ":" in options.host else options.host
+    logger.info("listening on http://%s:%d", shown, listener.getsockname()[1])
     if options.workers == 1:
-        run_worker(options)
+        run_worker(options, [listener])
         return 0
-    config = uvicorn.Config("interfaces.http.app:create_app", host=options.host, port=options.port)
-    listener = config.bind_socket()
-    try:
-        return Supervisor(options, listener).run()
-    finally:
-        listener.close()
+    return Supervisor(options, listener).run()
 
 
 class Supervisor:
@@ -196,7 +214,10 @@ class Supervisor:
     def _start(self) -> Any:
         serving = self._context.Event()
         worker = self._context.Process(
-            target=run_worker, args=(self._options, [self._listener], serving), name="students-worker"
+            target=run_worker,
+            args=(self._options, [self._listener], serving),
+            kwargs={"supervised": True},
+            name="students-worker",
         )
         worker.start()
         self._serving[worker] = serving

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import ClassVar, Protocol
 from uuid import UUID
 
+from application.errors import InvalidPrecondition, PreconditionRequired
 from application.ports import Clock, UnitOfWork
 from application.preconditions import Precondition
-from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
+from domain.errors import EmailAlreadyRegistered, InvalidStudentData, StaleVersion, StudentNotFound
 from domain.student import Student, StudentChanges
 
 
@@ -30,6 +31,15 @@ class Revision(Protocol):
 
 
 class StudentRevision:
+    raises: ClassVar[tuple[type[Exception], ...]] = (
+        InvalidStudentData,
+        PreconditionRequired,
+        InvalidPrecondition,
+        StudentNotFound,
+        StaleVersion,
+        EmailAlreadyRegistered,
+    )
+
     def __init__(self, uow: UnitOfWork, clock: Clock, *, every_field: bool = False) -> None:
         self._uow = uow
         self._clock = clock

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from application.cursor import decode_cursor, encode_cursor, position_of
 from application.errors import InvalidQuery
@@ -22,7 +23,7 @@ from domain.student import (
     normalise_cgpa,
     normalise_department,
 )
-from domain.text import nfc
+from domain.text import nfc, trim
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def build_filter(request: ListStudentsRequest) -> StudentFilter:
     cgpa_max = _cgpa_bound("cgpa_max", request.cgpa_max)
     if cgpa_min is not None and cgpa_max is not None and cgpa_min > cgpa_max:
         raise InvalidQuery("cgpa_min", "must not be greater than cgpa_max")
-    q = nfc(request.q).strip() if request.q is not None else None
+    q = trim(nfc(request.q)) if request.q is not None else None
     if q is not None and len(q) > NAME_MAX_LENGTH:
         raise InvalidQuery("q", f"must be at most {NAME_MAX_LENGTH} characters")
     if q is not None:
@@ -101,6 +102,8 @@ def build_filter(request: ListStudentsRequest) -> StudentFilter:
 
 class ListStudents:
     """One page of students in a stable order, with a cursor to the next page."""
+
+    raises: ClassVar[tuple[type[Exception], ...]] = (InvalidQuery,)
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow

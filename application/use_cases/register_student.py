@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from application.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
 from application.idempotency import (
@@ -14,7 +15,7 @@ from application.idempotency import (
     student_from_snapshot,
 )
 from application.ports import Clock, IdGenerator, UnitOfWork
-from domain.errors import EmailAlreadyRegistered
+from domain.errors import EmailAlreadyRegistered, InvalidStudentData
 from domain.student import Student
 
 
@@ -36,6 +37,15 @@ class Registration:
 
 
 class RegisterStudent:
+    """A new student; with an idempotency key, retries answer with the first registration."""
+
+    raises: ClassVar[tuple[type[Exception], ...]] = (
+        InvalidStudentData,
+        EmailAlreadyRegistered,
+        IdempotencyKeyInFlight,
+        IdempotencyKeyReused,
+    )
+
     def __init__(
         self,
         uow: UnitOfWork,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 from uuid import UUID
 
+from application.errors import InvalidPrecondition, PreconditionRequired
 from application.ports import UnitOfWork
 from application.preconditions import UNCONDITIONAL, Precondition
 from domain.errors import StaleVersion, StudentNotFound
@@ -16,6 +18,15 @@ class RemoveStudentCommand:
 
 
 class RemoveStudent:
+    """Remove a student, if the precondition admits its current version."""
+
+    raises: ClassVar[tuple[type[Exception], ...]] = (
+        PreconditionRequired,
+        InvalidPrecondition,
+        StudentNotFound,
+        StaleVersion,
+    )
+
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 

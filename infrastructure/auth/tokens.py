@@ -7,6 +7,7 @@ says ``alg: none``, or names an HMAC algorithm to be checked against a public ke
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -174,11 +175,25 @@ class TokenVerifier:
             raise TokenRejected("the token's key (kid) is not in the configured key set") from None
 
 
+# What no caller's name may hold: it is stored (Idempotency-Key records) and written to logs.
+_UNSTORABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def subject_problem(subject: object) -> str | None:
+    """Why ``subject`` cannot be a caller's name (1-255 printable characters), or None."""
+    if not isinstance(subject, str) or not 1 <= len(subject) <= 255:
+        return "must be a string of 1-255 characters"
+    if any(unicodedata.category(ch) in _UNSTORABLE for ch in subject):
+        return "must not contain control characters, line separators or lone surrogates"
+    return None
+
+
 def _principal(claims: Mapping[str, Any]) -> Principal:
     subject = claims.get("sub")
     scope = claims.get("scope", "")
-    if not isinstance(subject, str) or not subject or len(subject) > 255:
-        raise TokenRejected("the token's subject (sub) must be a string of 1-255 characters")
+    problem = subject_problem(subject)
+    if problem is not None or not isinstance(subject, str):
+        raise TokenRejected(f"the token's subject (sub) {problem}")
     if not isinstance(scope, str):
         raise TokenRejected("the token's scope claim must be a space-separated string")
     return Principal(subject=subject, scopes=frozenset(scope.split()))

@@ -99,7 +99,34 @@ def add_request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
 
 
 def _render_json(event: MutableMapping[str, Any], **_: Any) -> str:
-    return orjson.dumps(event, default=str).decode()
+    try:
+        return orjson.dumps(event, default=str).decode()
+    except TypeError:
+        # A lone surrogate (from a client's bytes) is no UTF-8: show it escaped, never lose the line.
+        return orjson.dumps(_escaped(event), default=str).decode()
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {str(_escaped(k)): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
+
+
+# Control characters but the line breaks and tabs of a traceback: a client's path or header could
+# otherwise drive the terminal that shows a console line (ESC [31m ...).
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """For lines meant for a terminal: control characters shown as escapes, not obeyed."""
+    for key, value in event.items():
+        if isinstance(value, str) and _TERMINAL_CONTROLS.search(value):
+            event[key] = _TERMINAL_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return event
 
 
 def resolve_format(fmt: LogFormat) -> Literal["json", "console"]:
@@ -112,7 +139,12 @@ def resolve_format(fmt: LogFormat) -> Literal["json", "console"]:
 def _renderer(fmt: Literal["json", "console"]) -> Any:
     if fmt == "json":
         return structlog.processors.JSONRenderer(serializer=_render_json)
-    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    console = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+
+    def render(logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
+        return console(logger, method, escape_controls(logger, method, event))
+
+    return render
 
 
 def build_formatter(fmt: Literal["json", "console"] = "json") -> logging.Formatter:
@@ -169,6 +201,7 @@ def logging_config(fmt: LogFormat = "auto", level: str = "INFO", *, sql: bool = 
 
 def configure_logging(fmt: LogFormat = "auto", level: str = "INFO", *, sql: bool = False) -> None:
     logging.config.dictConfig(logging_config(fmt, level, sql=sql))
+    logging.captureWarnings(True)  # a library's warning is a log line like any other
 
 
 class _StandardError:

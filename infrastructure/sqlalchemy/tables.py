@@ -86,11 +86,32 @@ students = sa.Table(
     sa.Index("ix_students_department_id", "department", "id"),
 )
 
+
+class ExactText(sa.TypeDecorator[str]):
+    """Text compared byte for byte on every backend: case, accents and trailing spaces count.
+
+    PostgreSQL and SQLite do so by default; MariaDB and MySQL need a binary collation without
+    padding, which the two name differently (see migration 0005).
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            collation = "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+            length = getattr(self.impl_instance, "length", None)
+            return dialect.type_descriptor(mysql.VARCHAR(length, collation=collation))
+        return dialect.type_descriptor(self.impl_instance)
+
+
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
-    sa.Column("caller", sa.String(255), primary_key=True),
-    sa.Column("idempotency_key", sa.String(255), primary_key=True),
+    # Who the key belongs to and the key itself: two callers, or two keys, that differ in a
+    # letter's case are two, never one.
+    sa.Column("caller", ExactText(255), primary_key=True),
+    sa.Column("idempotency_key", ExactText(255), primary_key=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("student_id", StudentId, nullable=True),
     sa.Column("snapshot", sa.Text(), nullable=True),

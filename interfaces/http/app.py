@@ -11,19 +11,19 @@ from fastapi import FastAPI
 
 from infrastructure.observability.logging import line_logger
 from interfaces.container import Container
-from interfaces.http import health, students
+from interfaces.http import docs, health, students
 from interfaces.http.cors import Cors
-from interfaces.http.docs import ASSETS_PATH, DOCS_PATH, OPENAPI_PATH, REDOC_PATH, install_docs
 from interfaces.http.draining import Draining
 from interfaces.http.hosts import AllowedHosts, host_policy
 from interfaces.http.housekeeping import every
+from interfaces.http.injection import bind_providers
 from interfaces.http.limits import BodySizeLimit
 from interfaces.http.links import install_links
 from interfaces.http.observability import REQUEST_ID_HEADER, RequestObservation
 from interfaces.http.openapi import install_openapi
 from interfaces.http.problems import install_problem_handlers
 from interfaces.http.schemas import Problem
-from interfaces.http.security import BearerAuthentication, ProtectiveHeaders
+from interfaces.http.security import BearerAuthentication, ProtectiveHeaders, public_paths
 
 # Headers a browser client on another origin may send, and may read from our answers.
 _CORS_REQUEST_HEADERS = [
@@ -37,6 +37,8 @@ _CORS_REQUEST_HEADERS = [
 _CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Idempotent-Replayed", "Retry-After", REQUEST_ID_HEADER]
 
 
+# Every router of the API, in the order of the document. A new resource is one more entry here.
+RESOURCES = (students, health, docs)
 # Called by orchestrators and scrapers by address: no Host check (interfaces/http/hosts.py).
 _OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -84,17 +86,19 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     app.state.container = container
     install_links(app, settings.public_base_url)
     install_problem_handlers(app)
-    app.include_router(students.router)
-    app.include_router(health.router)
-    install_docs(app)
+    for resource in RESOURCES:
+        # The routes themselves, not an included router: each request then walks one list.
+        app.router.routes.extend(resource.router.routes)
+    bind_providers(app, container)
     install_openapi(app, Problem)
 
     # Pure ASGI middleware; the last added is the outermost.
+    paths, prefixes = public_paths(app.routes)
     app.add_middleware(
         BearerAuthentication,
         verifier=container.token_verifier(),
-        public_paths={*_OPERATIONS_PATHS, OPENAPI_PATH, DOCS_PATH, REDOC_PATH},
-        public_prefixes=(f"{ASSETS_PATH}/",),
+        public_paths=paths,
+        public_prefixes=prefixes,
     )
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
@@ -118,5 +122,5 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     logs_requests = settings.access_log and settings.log_level in ("DEBUG", "INFO")
     access_log = line_logger("students.access", settings.log_format) if logs_requests else None
     app.add_middleware(RequestObservation, access_log=access_log)
-    app.add_middleware(ProtectiveHeaders, private_prefix=students.router.prefix)
+    app.add_middleware(ProtectiveHeaders)
     return app

@@ -11,10 +11,11 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from starlette.responses import FileResponse, HTMLResponse, Response
 
+from interfaces.http.operations import Operation, public
 from interfaces.http.problems import HttpProblem
 from interfaces.http.rendering import JsonResponse
 
@@ -40,15 +41,17 @@ _ONLY_THIS_ORIGIN = {
     "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
 }
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=Operation)
 
 
 @router.get(OPENAPI_PATH)
+@public
 async def openapi_document(request: Request) -> Response:
     return JsonResponse(request.app.openapi())
 
 
 @router.get(DOCS_PATH)
+@public
 async def swagger_ui(request: Request) -> HTMLResponse:
     page = get_swagger_ui_html(
         openapi_url=OPENAPI_PATH,
@@ -62,6 +65,7 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 
 
 @router.get(REDOC_PATH)
+@public
 async def redoc(request: Request) -> HTMLResponse:
     page = get_redoc_html(
         openapi_url=OPENAPI_PATH,
@@ -75,13 +79,9 @@ async def redoc(request: Request) -> HTMLResponse:
 
 
 @router.get(ASSETS_PATH + "/{name}")
+@public
 async def docs_asset(name: str) -> FileResponse:
     media_type = _ASSET_TYPES.get(name)
     if media_type is None:
         raise HttpProblem(404, "not-found", f"no resource at {ASSETS_PATH}/{name}")
     return FileResponse(_ASSETS / name, media_type=media_type)
-
-
-def install_docs(app: FastAPI) -> None:
-    """Add the document, the two pages and their assets; build the app with all three URLs None."""
-    app.include_router(router)

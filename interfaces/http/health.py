@@ -1,36 +1,35 @@
 """Liveness, readiness and metrics: what process managers, load balancers and Prometheus ask."""
 
-# No "from __future__ import annotations" here: dependency-injector reads the Annotated markers
-# from the live signature, so the annotations must be real objects.
+# No "from __future__ import annotations" here: FastAPI reads the Annotated markers from the live
+# signature, so the annotations must be real objects.
 
 import logging
 from typing import Annotated
 
-from dependency_injector.wiring import inject
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from infrastructure.migrations import head_revision
 from infrastructure.observability import metrics
 from infrastructure.sqlalchemy.health import DatabaseProbe, DatabaseUnavailable
 from interfaces.container import Container
-from interfaces.http.injection import Provide
+from interfaces.http.operations import Operation, public, refuses
 from interfaces.http.problems import problem
 from interfaces.http.rendering import JsonResponse
-from interfaces.http.schemas import problem_responses
+from interfaces.http.requests import uses
 from interfaces.lifecycle import Lifecycle
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=Operation)
 logger = logging.getLogger(__name__)
 # The revision this code's migrations end at; read from the installed scripts once per process.
 _EXPECTED_REVISION = head_revision()
 
+Probe = Annotated[DatabaseProbe, uses(Container.database_probe)]
+ThisProcess = Annotated[Lifecycle, uses(Container.lifecycle)]
 
-# Any request whose body is over MAX_BODY_BYTES is refused, whatever its method and path.
-_TOO_LARGE = problem_responses(413)
 
-
-@router.get("/healthz", operation_id="check_liveness", summary="The process is alive", responses=_TOO_LARGE)
+@router.get("/healthz", operation_id="check_liveness", summary="The process is alive")
+@public
 async def healthz() -> Response:
     return JsonResponse({"status": "ok"})
 
@@ -39,14 +38,10 @@ async def healthz() -> Response:
     "/readyz",
     operation_id="check_readiness",
     summary="Ready for traffic: not shutting down, the database answers and is migrated",
-    responses=problem_responses(413, 503),
 )
-@inject
-async def readyz(
-    request: Request,
-    probe: Annotated[DatabaseProbe, Depends(Provide[Container.database_probe])],
-    lifecycle: Annotated[Lifecycle, Depends(Provide[Container.lifecycle])],
-) -> Response:
+@public
+@refuses(503)
+async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Response:
     if lifecycle.draining:
         # Still serving, but on its way out: a balancer that polls this sends its clients elsewhere.
         return problem(request, 503, "shutting-down", "this server process is shutting down")
@@ -73,10 +68,8 @@ async def readyz(
     operation_id="read_metrics",
     summary="Prometheus metrics of every server process",
     response_class=Response,
-    responses={
-        200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
-        **_TOO_LARGE,
-    },
+    responses={200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}}},
 )
+@public
 async def read_metrics() -> Response:
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)

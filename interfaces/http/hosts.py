@@ -16,6 +16,7 @@ Health, readiness and metrics are exempt: orchestrators and scrapers call them b
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -85,13 +86,22 @@ def host_policy(
     return HostPolicy.of({*names, served_host})
 
 
-def _name_of(host: str) -> str:
-    """The host name of a Host header value: lower case, without the port or IPv6 brackets."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    name, colon, port = host.rpartition(":")
-    return name if colon and port.isdigit() else host
+# RFC 9110's Host: a name or an IPv4 address, or an IPv6 address in brackets, and maybe a port.
+# Anything else (userinfo, a path, an empty label, a port of other digits) is no host at all.
+_HOST = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)\.?)(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def _name_of(host: str) -> str | None:
+    """The host of a Host header value, lower case, without port, brackets or a final dot; None
+    when the value is not a host."""
+    match = _HOST.fullmatch(host.strip(" \t"))
+    if match is None or (match["port"] is not None and int(match["port"]) > 65535):
+        return None
+    if match["ipv6"] is not None:
+        return match["ipv6"].lower() if _is_ip(match["ipv6"]) and ":" in match["ipv6"] else None
+    return str(match["name"]).lower()
 
 
 class AllowedHosts:
@@ -109,8 +119,11 @@ class AllowedHosts:
         if name is not None and self._policy.allows(name):
             await self.app(scope, receive, send)
             return
-        detail = "this service is not served under that name (Host)" if hosts else "the request names no Host"
-        if len(hosts) > 1:
-            detail = "the request has more than one Host header"
+        if len(hosts) != 1:
+            detail = "the request has more than one Host header" if hosts else "the request names no Host"
+        elif name is None:
+            detail = "the Host header is not a host name or address"
+        else:
+            detail = "this service is not served under that name (Host)"
         response = problem_response(scope["path"], 400, "host-not-allowed", detail)
         await response(scope, receive, send)

@@ -1,11 +1,8 @@
-"""The shape of a request beyond its schema: media types (415) and query strings nobody reads."""
+"""Media types of request bodies: which one a request says it sends, and the 415 that refuses it."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
+from starlette.types import Scope
 
 from interfaces.http.problems import HttpProblem
 
@@ -13,54 +10,21 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def media_type_of(scope: Scope) -> str:
+    """The media type of the request's Content-Type, lower case, without parameters."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bytes(value).decode("latin-1").split(";", 1)[0].strip().lower()
+    return ""
 
 
-def _refuse(found: str, accepted: tuple[str, ...]) -> HttpProblem:
+def unsupported(found: str, accepted: tuple[str, ...], *, patch: bool = False) -> HttpProblem:
+    """415, saying what would have worked (RFC 9110 section 15.5.16; RFC 5789's Accept-Patch)."""
     shown = found or "no Content-Type"
+    header = "Accept-Patch" if patch else "Accept"
     return HttpProblem(
         415,
         "unsupported-media-type",
         f"{shown} is not accepted here; send {' or '.join(accepted)}",
-        # RFC 9110 section 15.5.16 / RFC 5789 Accept-Patch: say what would have worked.
-        headers={"Accept": ", ".join(accepted)},
+        headers={header: ", ".join(accepted)},
     )
-
-
-async def require_json(request: Request) -> None:
-    if _media_type(request) != JSON:
-        raise _refuse(_media_type(request), (JSON,))
-
-
-async def require_merge_patch(request: Request) -> None:
-    if _media_type(request) not in (MERGE_PATCH, JSON):
-        error = _refuse(_media_type(request), (MERGE_PATCH, JSON))
-        error.headers = {"Accept-Patch": f"{MERGE_PATCH}, {JSON}"}
-        raise error
-
-
-async def no_query_parameters(request: Request) -> None:
-    """For operations that take no query parameters: any given is a client's mistake, so say so."""
-    query = request.scope["query_string"]
-    if query:
-        names = sorted({name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)})
-        raise RequestValidationError(
-            [
-                {"type": "extra_forbidden", "loc": ("query", name), "msg": "is not a known parameter"}
-                for name in names or [""]
-            ]
-        )
-
-
-async def single_valued_query(request: Request) -> None:
-    """Each query parameter at most once: of ``?q=a&q=b`` one would be ignored without a word."""
-    names = [name for name, _ in request.query_params.multi_items()]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise RequestValidationError(
-            [
-                {"type": "repeated", "loc": ("query", name), "msg": "is given more than once"}
-                for name in repeated
-            ]
-        )

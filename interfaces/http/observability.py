@@ -18,8 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from infrastructure.auth.tokens import Principal
 from infrastructure.observability.context import current_request_id
 from infrastructure.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from interfaces.http.operations import PRINCIPAL_KEY
 from interfaces.http.problems import problem_response
-from interfaces.http.security import PRINCIPAL_KEY
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.lower().encode()

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from interfaces.http.operations import SECURITY_SCHEME
+
 _STRING = {"type": "string"}
 
 ETAG: dict[str, Any] = {
@@ -33,6 +35,15 @@ LINK: dict[str, Any] = {
         "absent on the last page",
         "schema": _STRING,
     }
+}
+
+
+_BEARER: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "A JWT whose `scope` claim grants students:read, students:write or students:admin. "
+    "Locally, `students token students:read students:write` mints one.",
 }
 
 
@@ -58,9 +69,9 @@ def install_openapi(app: FastAPI, *extra_models: type[BaseModel]) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            built.setdefault("components", {}).setdefault("schemas", {}).update(
-                _component_schemas(*extra_models)
-            )
+            components = built.setdefault("components", {})
+            components.setdefault("schemas", {}).update(_component_schemas(*extra_models))
+            components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = _BEARER
             app.openapi_schema = built
         return app.openapi_schema
 

@@ -158,6 +158,28 @@ def _status_for(exc: Exception) -> tuple[int, str]:
     return 500, "internal-error"
 
 
+def statuses_of(errors: tuple[type[Exception], ...]) -> set[int]:
+    """The statuses the table answers these errors with (what a use-case's ``raises`` documents)."""
+    return {
+        next((_DOMAIN_STATUS[cls][0] for cls in error.__mro__ if cls in _DOMAIN_STATUS), 500)
+        for error in errors
+    }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries declaring that each status answers with a problem document.
+
+    The ``Problem`` schema itself is added to the document's components by install_openapi.
+    """
+    return {
+        status: {
+            "description": TITLES.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
 async def _on_domain_error(request: Request, exc: Exception) -> Response:
     status, slug = _status_for(exc)
     errors: list[FieldIssue] = []

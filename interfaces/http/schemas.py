@@ -11,7 +11,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from domain.student import normalise_cgpa, normalise_department, normalise_email, normalise_name
-from interfaces.http.problems import TITLES
 
 # Each field runs the domain's own rule as soon as its type is right, so that one answer names
 # every bad field, whether its type or its value is wrong. The use-case runs the same rules again
@@ -165,17 +164,3 @@ class Problem(BaseModel):
     instance: str
     errors: list[FieldProblem] | None = None
     request_id: str | None = Field(None, description="the request's X-Request-ID; quote it when reporting")
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries declaring that each status answers with a problem document.
-
-    The ``Problem`` schema itself is added to the document's components by install_openapi.
-    """
-    return {
-        status: {
-            "description": TITLES.get(status, "Error"),
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
-    }

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from application.idempotency import IdempotencyRecord
 from application.listing import SortField, SortKey, StudentFilter, StudentQuery
 from application.ports import UnitOfWork
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
@@ -263,3 +264,25 @@ async def test_name_search_is_case_insensitive_and_literal(
     await _store(uow_factory, *(a_student(name=n) for n in names))
     query = StudentQuery(filter=StudentFilter(name_contains=needle), limit=10)
     assert {s.name for s in await _all(uow_factory, query)} == expected
+
+
+def _claim(caller: str, key: str) -> IdempotencyRecord:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return IdempotencyRecord(caller, key, "f" * 64, now, now + timedelta(hours=1))
+
+
+async def test_idempotency_keys_and_callers_are_compared_exactly(uow_factory: UowFactory) -> None:
+    # Found by review: on MariaDB "ALICE" was replayed alice's answer, and "order-1", "ORDER-1",
+    # "órder-1" and "order-1 " were one key (a case-, accent- and space-blind collation).
+    claims = [("alice", "order-1"), ("ALICE", "order-1"), ("alice", "ORDER-1"), ("alice", "órder-1"),
+              ("alice", "order-1 "), ("alice ", "order-1")]  # fmt: skip
+    async with uow_factory() as uow:
+        for caller, key in claims:
+            await uow.idempotency.claim(_claim(caller, key))
+        await uow.commit()
+    async with uow_factory() as uow:
+        for caller, key in claims:
+            record = await uow.idempotency.get(caller, key)
+            assert record is not None
+            assert (record.caller, record.key) == (caller, key)
+        assert await uow.idempotency.get("alice", "order-2") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,70 @@ def test_purge_before_migrate_says_to_migrate(tmp_path: Path) -> None:
     result = students("purge-idempotency-keys", env=env)
     assert result.returncode == 1
     assert "the database has no schema yet; run `students migrate`" in assert_one_line(result.stderr)
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    # Was six log lines and exit status 3.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+        for workers in ("1", "2"):
+            result = students("serve", "--port", str(port), "--workers", workers, env=env)
+            assert result.returncode == 1
+            line = assert_one_line(result.stderr)
+            assert line.startswith(f"students: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_a_host_that_does_not_resolve_is_one_line(tmp_path: Path) -> None:
+    env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    result = students("serve", "--host", "no.such.host.invalid", env=env)
+    assert result.returncode == 1
+    assert assert_one_line(result.stderr).startswith("students: cannot listen on no.such.host.invalid:8000: ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("DATABASE_URL", "postgresql+asyncpg://app@127.0.0.1:99999/students", "DATABASE_URL"),
+        ("PUBLIC_BASE_URL", "http://students.example.org:abc/a", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "http://students.example.org/a b", "PUBLIC_BASE_URL"),
+    ],
+)
+def test_settings_that_cannot_work_stop_the_start(variable: str, value: str, named: str) -> None:
+    # Were accepted: an OverflowError later, or links with a space and a port "abc" in them.
+    result = students("migrate", env=server_environment(**{variable: value}))
+    assert result.returncode == 2
+    assert named in assert_one_line(result.stderr)
+
+
+def test_an_hmac_secret_shorter_than_its_hash_is_refused() -> None:
+    # HS512 with a 40-byte secret started, and PyJWT then warned on every new token, raw, on stderr.
+    env = server_environment(
+        AUTH_ALGORITHMS="HS512", AUTH_SECRET="s" * 4 + "0123456789abcdefghijklmnopqrstuvwxyz"
+    )
+    result = students("token", "students:read", env=env)
+    assert result.returncode == 2
+    assert "AUTH_SECRET must be at least 64 bytes for HS512" in assert_one_line(result.stderr)
+
+
+@pytest.mark.parametrize("port", [" 80", "1_000", "8\u0660"])
+def test_a_port_is_written_in_digits(port: str) -> None:
+    result = students("serve", "--port", port, env=server_environment())
+    assert result.returncode == 2
+    assert "is not a whole number of port" in assert_one_line(result.stderr)
+
+
+def test_migrate_of_a_database_from_a_newer_release_is_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    database = tmp_path / "s.db"
+    env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    assert students("migrate", env=env).returncode == 0
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    result = students("migrate", env=env)
+    assert result.returncode == 1
+    assert "was it migrated by a newer release?" in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr

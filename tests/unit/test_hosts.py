@@ -17,10 +17,26 @@ from interfaces.http.hosts import _name_of, host_policy
         ("[::1]:8000", "::1"),
         ("[::1]", "::1"),
         ("127.0.0.1:80", "127.0.0.1"),
-        ("evil.example:", "evil.example:"),
+        ("localhost.", "localhost"),
+        ("localhost.:8000", "localhost"),
+        # Found by review: these were taken for hosts, and some were served.
+        ("evil.example:", None),
+        ("[::1]evil.example", None),
+        ("[::1]@evil.example", None),
+        ("localhost:\u00b2", None),
+        ("localhost:99999999999999999", None),
+        ("localhost:65536", None),
+        ("evil.example#.example.org", None),
+        ("evil.example/.example.org", None),
+        ("evil.example?.example.org", None),
+        (".example.org", None),
+        ("[x.example.org]", None),
+        ("[127.0.0.1]", None),
+        ("user@localhost", None),
+        ("", None),
     ],
 )
-def test_the_name_of_a_host_header(header: str, name: str) -> None:
+def test_the_name_of_a_host_header(header: str, name: str | None) -> None:
     assert _name_of(header) == name
 
 

@@ -83,6 +83,12 @@ def test_register_normalises_values() -> None:
         ("name", "\u0301", "must not be blank"),
         ("name", " \u115f\u1160 ", "must not be blank"),
         ("name", "1234", "must contain a letter"),
+        # Found by review: str.strip() took these off the ends, so "Ada\n" was a name.
+        ("name", "Ada\n", "must not contain control or invisible formatting characters"),
+        ("name", "Ada\u2028", "must not contain control or invisible formatting characters"),
+        ("name", "\x1cAda", "must not contain control or invisible formatting characters"),
+        ("name", "Ada\x85", "must not contain control or invisible formatting characters"),
+        ("email", "ada@example.org\n", "must be a valid email address"),
         ("name", "\u0301Ada", "must not start with a combining mark"),
         ("cgpa", 8.5, "must be a decimal number"),
         ("cgpa", True, "must be a decimal number"),
@@ -149,6 +155,11 @@ def test_revise_is_all_or_nothing() -> None:
 )
 def test_names_people_write_are_taken_as_they_are(name: str) -> None:
     assert register(name=name).name == name
+
+
+def test_spaces_of_any_kind_are_trimmed() -> None:
+    assert register(name="\u00a0 Ada\u3000").name == "Ada"
+    assert register(email="\u2003ada@example.org ").email == "ada@example.org"
 
 
 def test_a_name_is_kept_in_one_unicode_spelling() -> None:

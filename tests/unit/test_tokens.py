@@ -81,6 +81,14 @@ def test_token_without_subject_is_refused() -> None:
     assert "exp and sub are required" in refused(hs256(sub=None), verifier())
 
 
+@pytest.mark.parametrize("subject", ["a\ud800b", "a\x00b", "a\nb", "a\u2028b", "x" * 256])
+def test_a_subject_that_cannot_be_stored_or_logged_is_refused(subject: object) -> None:
+    # Found by review: a lone surrogate in sub was accepted, then broke the access line and made
+    # an idempotent POST a 500; a NUL did the same on PostgreSQL.
+    reason = refused(hs256(sub=subject), verifier())
+    assert reason.startswith("the token's subject (sub) must")
+
+
 def test_wrong_audience() -> None:
     checking = verifier(audience="students-api")
     assert "audience" in refused(hs256(aud="payroll"), checking)
