@@ -37,7 +37,9 @@ class Container(containers.DeclarativeContainer):
 
     # Built once per process; the resource below disposes its pool when the app shuts down.
     engine = providers.Singleton(create_engine, settings=settings)
-    engine_lifetime = providers.Resource(dispose_on_shutdown, engine=engine)
+    engine_lifetime = providers.Resource(
+        dispose_on_shutdown, engine=engine, closing_within=settings.provided.db_statement_timeout
+    )
 
     # Built once per process from the configured keys (or the local development secret).
     token_verifier = providers.Singleton(token_verifier, settings=settings)
@@ -77,7 +79,12 @@ class Container(containers.DeclarativeContainer):
 
     # Readiness asks on a connection of its own (infrastructure/sqlalchemy/health.py).
     probe_engine = providers.Singleton(create_probe_engine, settings=settings, engine=engine)
-    probe_engine_lifetime = providers.Resource(dispose_probe, probe_engine=probe_engine, engine=engine)
+    probe_engine_lifetime = providers.Resource(
+        dispose_probe,
+        probe_engine=probe_engine,
+        engine=engine,
+        closing_within=settings.provided.readiness_timeout,
+    )
     database_probe = providers.Singleton(
         DatabaseProbe, engine=probe_engine, timeout=settings.provided.readiness_timeout
     )

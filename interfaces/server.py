@@ -42,6 +42,12 @@ from interfaces.lifecycle import Lifecycle
 logger = logging.getLogger("students.server")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# What a supervisor tells its workers: SIGUSR1 is "stop as SIGTERM would" (drain first), SIGUSR2
+# "stop as SIGINT would" (no drain, or: end the drain, stop waiting). Workers ignore SIGTERM and
+# SIGINT themselves, since systemd and a terminal send those to every process of the group too,
+# and a worker that got its supervisor's copy as well would take it for a second signal.
+_DRAIN_THEN_STOP, _STOP_NOW = signal.SIGUSR1, signal.SIGUSR2
+_AS_WORKER: dict[int, int] = {signal.SIGTERM: _DRAIN_THEN_STOP, signal.SIGINT: _STOP_NOW}
 # Time a supervisor gives its workers beyond their own drain and timeout before it kills them.
 _GRACE = 5.0
 # A worker that dies is replaced, but not more often than this, so a crash loop cannot spin.
@@ -90,7 +96,7 @@ class GracefulServer(uvicorn.Server):
         # A signal handler: it only sets flags; on_tick acts on them.
         if self.should_exit:
             self.force_exit = True
-        elif self._drain_ends is None and sig == signal.SIGTERM and self._drain > 0:
+        elif self._drain_ends is None and sig in (signal.SIGTERM, _DRAIN_THEN_STOP) and self._drain > 0:
             self._lifecycle.begin_draining()
             self._drain_ends = time.monotonic() + self._drain
         else:
@@ -117,7 +123,13 @@ class GracefulServer(uvicorn.Server):
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        if self._supervised:
+            handled = (_DRAIN_THEN_STOP, _STOP_NOW)
+            previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
+        else:
+            handled = _STOP_SIGNALS
+            previous = {}
+        previous |= {sig: signal.signal(sig, self.handle_exit) for sig in handled}
         try:
             yield
         finally:
@@ -178,7 +190,8 @@ def run_worker(
         proxy_headers=bool(forwarded),
         forwarded_allow_ips=forwarded or None,
         server_header=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)),
+        # uvicorn declares an int, and waits with asyncio.wait_for, which takes any number.
+        timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
     )
     server = GracefulServer(config, container.lifecycle(), settings.shutdown_drain)
     if supervised:
@@ -240,7 +253,10 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        # Passed on at once, from the handler: /readyz should turn 503 without waiting for a poll.
+        first = not self._signals
         self._signals.append(sig)
+        self._signal_all(_AS_WORKER[sig] if first else _STOP_NOW)
 
     def _keep_up(self) -> bool:
         """Replace workers that die until a signal comes; False if one could not even start."""
@@ -252,7 +268,7 @@ class Supervisor:
                     continue
                 if worker.exitcode == STARTUP_FAILURE:
                     logger.error("worker process [%d] failed to start; stopping", worker.pid)
-                    self._signal_all(signal.SIGTERM)
+                    self._signal_all(_STOP_NOW)
                     self._wait(self._options.stop_within)
                     return False
                 wait = last_restart + _RESTART_INTERVAL - time.monotonic()
@@ -266,13 +282,13 @@ class Supervisor:
         return True
 
     def _stop(self) -> int:
-        first = self._signals.pop(0)
+        first = self._signals[0]
         logger.info("received %s: stopping %d workers", signal.Signals(first).name, len(self._workers))
-        self._signal_all(first)
+        # The workers hold copies of the listening socket; once they have closed theirs, this one
+        # must not keep the port open, or new connections would wait in its queue and be reset.
+        self._listener.close()
         deadline = time.monotonic() + self._options.stop_within
         while not self._wait(min(0.2, max(0.0, deadline - time.monotonic()))):
-            if self._signals:  # a second signal: the workers stop waiting too
-                self._signal_all(self._signals.pop(0))
             if time.monotonic() >= deadline:
                 for worker in self._workers:
                     if worker.exitcode is None:

@@ -168,6 +168,25 @@ def build_formatter(fmt: Literal["json", "console"] = "json") -> logging.Formatt
     )
 
 
+class OneLineForLibraryFaults(logging.Filter):
+    """SQLAlchemy's pool logs a traceback when it cannot reset or close a connection the database
+    has lost: an outage the service answers by itself (503, a new connection), not a bug. Such
+    a record becomes one warning line naming the error."""
+
+    _LOGGERS = ("sqlalchemy.pool",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.name.startswith(self._LOGGERS):
+            error = record.exc_info[1]
+            reason = str(error).strip().splitlines()[0] if error is not None and str(error).strip() else ""
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {reason}".rstrip(": ")
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def logging_config(fmt: LogFormat = "auto", level: str = "INFO", *, sql: bool = False) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` document; uvicorn applies it in every worker process.
 
@@ -178,10 +197,12 @@ def logging_config(fmt: LogFormat = "auto", level: str = "INFO", *, sql: bool = 
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": f"{__name__}.build_formatter", "fmt": resolve_format(fmt)}},
+        "filters": {"library_faults": {"()": f"{__name__}.OneLineForLibraryFaults"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "structured",
+                "filters": ["library_faults"],
                 "stream": "ext://sys.stderr",
             }
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from infrastructure.observability.metrics import DB_POOL_IN_USE
 from infrastructure.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+logger = logging.getLogger(__name__)
 
 
 def _is_sqlite(url: URL) -> bool:
@@ -97,18 +99,25 @@ def _known_closed(dbapi_connection: Any) -> bool:
     return False
 
 
+_COUNTED = "students.counted"
+
+
 def _check_out_live_connections(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkout")
-    def _on_checkout(dbapi_connection: Any, *_: Any) -> None:
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         if _known_closed(dbapi_connection):
             # The pool discards this one and hands out another (or connects anew), up to three
             # times, before the checkout fails.
             raise DisconnectionError("the server closed this connection")
+        record.record_info[_COUNTED] = True
         DB_POOL_IN_USE.inc()
 
     @event.listens_for(engine.sync_engine, "checkin")
-    def _on_checkin(*_: Any) -> None:
-        DB_POOL_IN_USE.dec()
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # The pool also checks in a slot whose reconnect failed, which was never checked out:
+        # only what was counted out is counted back, or the gauge would drift below zero.
+        if record.record_info.pop(_COUNTED, False):
+            DB_POOL_IN_USE.dec()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -132,9 +141,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def dispose_on_shutdown(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+async def dispose_within(engine: AsyncEngine, seconds: float) -> None:
+    """Close the pool's connections, but give up after ``seconds``: a database that went silent
+    would hold a stopping process for ever (asyncpg's close waits for the server's goodbye)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await engine.dispose()
+    except TimeoutError:
+        logger.warning("closing the database connections took over %g s; left to the system", seconds)
+
+
+async def dispose_on_shutdown(engine: AsyncEngine, closing_within: float) -> AsyncIterator[AsyncEngine]:
     """A dependency-injector resource: the engine lives as long as the app and is disposed after."""
     try:
         yield engine
     finally:
-        await engine.dispose()
+        await dispose_within(engine, closing_within)

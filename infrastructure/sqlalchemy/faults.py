@@ -27,13 +27,19 @@ OUTCOME_UNKNOWN = (
     "kept; read the resource before retrying"
 )
 
+READ_ONLY = "the database accepts no changes now (a standby, or read-only); retry shortly"
+
 # PostgreSQL SQLSTATEs (and classes, by their first two characters).
 _PG_NOT_MIGRATED = frozenset({"42P01"})  # undefined_table
 _PG_BUSY_CLASSES = frozenset({"40"})  # transaction rollback: deadlock, serialization failure
+_PG_BUSY = frozenset({"55P03"})  # lock_not_available: lock_timeout ran out
+_PG_READ_ONLY = frozenset({"25006"})  # read_only_sql_transaction: a standby, or read-only mode
 _PG_OUTAGE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
 # MySQL/MariaDB error numbers.
 _MYSQL_NOT_MIGRATED = frozenset({1146})  # table doesn't exist
 _MYSQL_BUSY = frozenset({1205, 1213})  # lock wait timeout, deadlock
+_MYSQL_READ_ONLY = frozenset({1290, 1792, 1836})  # --read-only, a read-only transaction or mode
+_MYSQL_INTERRUPTED = frozenset({1317, 1969, 3024})  # KILL QUERY; statement time limits
 # Too many connections (1040, 1203, 1226 per user), shutting down, killed, can't connect, lost,
 # statement time limits (1969 MariaDB, 3024 MySQL).
 _MYSQL_OUTAGE = frozenset(
@@ -69,15 +75,20 @@ def outage(error: BaseException, *, connecting: bool = False, committing: bool =
     outcome unknown, which the client is told.
     """
     translated = _outage(error, committing=committing)
-    if connecting and type(translated) is StoreUnavailable:
-        return StoreUnavailable(UNREACHABLE, reason=translated.reason)
+    if connecting and (translated is None or type(translated) is StoreUnavailable):
+        # Whatever stops a connection from being opened (a database dropped, a role gone, a
+        # password changed) leaves the service unable to serve: never a bug of the request.
+        if translated is None and not isinstance(error, DBAPIError | OSError | TimeoutError):
+            return None
+        return StoreUnavailable(UNREACHABLE, reason=reason_of(error))
     return translated
 
 
 def _outage(error: BaseException, *, committing: bool) -> Exception | None:
     reason = reason_of(error)
     if isinstance(error, TimeoutError):
-        return StoreUnavailable(NO_ANSWER, reason=reason)
+        # No answer to a COMMIT: it may have been carried out all the same.
+        return StoreUnavailable(OUTCOME_UNKNOWN if committing else NO_ANSWER, reason=reason)
     if isinstance(error, OSError):
         return StoreUnavailable(UNREACHABLE, reason=reason)
     if not isinstance(error, DBAPIError):
@@ -92,6 +103,10 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
             return StoreNotMigrated(reason=reason)
         if code in _MYSQL_BUSY:
             return Overloaded()
+        if code in _MYSQL_READ_ONLY:
+            return StoreUnavailable(READ_ONLY, reason=reason)
+        if code in _MYSQL_INTERRUPTED:
+            return StoreUnavailable(NO_ANSWER, reason=reason)
         if code in _MYSQL_OUTAGE:
             return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
         return None
@@ -99,8 +114,10 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
     if state is not None:
         if state in _PG_NOT_MIGRATED:
             return StoreNotMigrated(reason=reason)
-        if state[:2] in _PG_BUSY_CLASSES:
+        if state[:2] in _PG_BUSY_CLASSES or state in _PG_BUSY:
             return Overloaded()
+        if state in _PG_READ_ONLY:
+            return StoreUnavailable(READ_ONLY, reason=reason)
         if state == "57014":  # query_canceled: a server-side statement timeout
             return StoreUnavailable(NO_ANSWER, reason=reason)
         if state[:2] in _PG_OUTAGE_CLASSES:
@@ -137,10 +154,10 @@ class ThrottledWarnings:
         logger.warning("%s%s", message, suffix)
 
 
-warnings = ThrottledWarnings()
+throttled = ThrottledWarnings()
 
 
 def report(error: Exception, translated: Exception) -> None:
     """Log an outage as one line: what the client was told and what the driver said."""
     reason = getattr(translated, "reason", "") or reason_of(error)
-    warnings.warn(type(translated).__name__, f"database unavailable: {translated}; {reason}")
+    throttled.warn(type(translated).__name__, f"database unavailable: {translated}; {reason}")

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from infrastructure.migrations import current_revision
 from infrastructure.settings import Settings
+from infrastructure.sqlalchemy.engine import dispose_within
 from infrastructure.sqlalchemy.faults import reason_of
 
 
@@ -36,7 +39,7 @@ def create_probe_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         return engine
     connect_args: dict[str, Any] = (
-        {"timeout": settings.readiness_timeout}
+        {"timeout": settings.readiness_timeout, "command_timeout": settings.readiness_timeout}
         if url.get_driver_name() == "asyncpg"
         else {"connect_timeout": settings.readiness_timeout}
     )
@@ -53,13 +56,43 @@ def create_probe_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine:
     )
 
 
-async def dispose_probe(probe_engine: AsyncEngine, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+async def dispose_probe(
+    probe_engine: AsyncEngine, engine: AsyncEngine, closing_within: float
+) -> AsyncIterator[AsyncEngine]:
     """A dependency-injector resource: disposes the probe's engine unless it is the service's."""
     try:
         yield probe_engine
     finally:
         if probe_engine is not engine:
-            await probe_engine.dispose()
+            await dispose_within(probe_engine, closing_within)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseState:
+    revision: str | None  # None: not migrated
+    writable: bool  # False: a standby, or a database in read-only mode
+
+
+def _read_only_query(engine: AsyncEngine) -> str | None:
+    """How the database says whether a new transaction may write (None: it cannot say)."""
+    dialect = engine.dialect
+    if dialect.name == "postgresql":
+        return "SELECT current_setting('transaction_read_only') = 'on'"
+    if dialect.name in ("mysql", "mariadb"):
+        # MariaDB before 11.1 names it tx_read_only; MySQL 8 only transaction_read_only.
+        name = "tx_read_only" if getattr(dialect, "is_mariadb", False) else "transaction_read_only"
+        return f"SELECT @@session.{name} = 1"
+    return None
+
+
+async def current_state(engine: AsyncEngine) -> DatabaseState:
+    revision = await current_revision(engine)
+    query = _read_only_query(engine)
+    if query is None or revision is None:
+        return DatabaseState(revision, writable=True)
+    async with engine.connect() as connection:
+        read_only = bool((await connection.execute(sa.text(query))).scalar())
+    return DatabaseState(revision, writable=not read_only)
 
 
 class DatabaseProbe:
@@ -67,12 +100,13 @@ class DatabaseProbe:
         self._engine = engine
         self._timeout = timeout
         self._reuse_for = reuse_for
-        self._running: asyncio.Future[str | None] | None = None
+        self._running: asyncio.Future[DatabaseState] | None = None
         self._answered_at = -float("inf")
-        self._answer: str | DatabaseUnavailable | None = None
+        self._answer: DatabaseState | DatabaseUnavailable = DatabaseState(None, writable=True)
 
-    async def revision(self) -> str | None:
-        """The schema revision the database is at; raises DatabaseUnavailable if it cannot say."""
+    async def state(self) -> DatabaseState:
+        """The schema revision the database is at, and whether it takes writes; raises
+        DatabaseUnavailable if it cannot say."""
         if time.monotonic() - self._answered_at >= self._reuse_for:
             if self._running is None:
                 self._running = asyncio.ensure_future(self._ask())
@@ -90,10 +124,10 @@ class DatabaseProbe:
             raise self._answer
         return self._answer
 
-    async def _ask(self) -> str | None:
+    async def _ask(self) -> DatabaseState:
         try:
             async with asyncio.timeout(self._timeout):
-                return await current_revision(self._engine)
+                return await current_state(self._engine)
         except TimeoutError:
             raise DatabaseUnavailable(f"no answer within {self._timeout:g} s", slow=True) from None
         except Exception as exc:  # refused, unknown host, bad password: whatever the driver raises

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
@@ -32,6 +33,8 @@ from application.errors import Overloaded
 from infrastructure.observability.metrics import DB_POOL_WAITING
 from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.faults import outage, report
+
+T = TypeVar("T")
 
 # Where switching a pooled connection to autocommit and back costs no round trip (asyncpg and
 # sqlite3 flip a flag in the client), a read is one statement instead of BEGIN, SELECT, ROLLBACK;
@@ -93,11 +96,7 @@ class Session:
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Unpack[TupleAny]]:
         connection = self._open_connection()
         try:
-            if self._timeout is None:
-                result = await connection.execute(statement, parameters)
-            else:
-                async with asyncio.timeout(self._timeout):
-                    result = await connection.execute(statement, parameters)
+            result = await self._bounded(connection.execute(statement, parameters))
         except Exception as exc:
             if isinstance(exc, TimeoutError):
                 # Its protocol state is unknown (a reply may still be on its way): never reuse it.
@@ -122,10 +121,20 @@ class Session:
                 await connection.close()
         self._connection = await self._connect()
 
+    async def _bounded(self, operation: Awaitable[T]) -> T:
+        """``operation`` within the statement timeout, where the driver keeps none of its own."""
+        if self._timeout is None:
+            return await operation
+        async with asyncio.timeout(self._timeout):
+            return await operation
+
     async def commit(self) -> None:
+        connection = self._open_connection()
         try:
-            await self._open_connection().commit()
+            await self._bounded(connection.commit())
         except Exception as exc:
+            if isinstance(exc, TimeoutError):
+                await self._discard(connection)
             self._raise_outage(exc, committing=True)
             raise
 
@@ -136,7 +145,7 @@ class Session:
         if self._read_only or connection is None or not connection.in_transaction():
             return
         try:
-            await connection.rollback()
+            await self._bounded(connection.rollback())
         except Exception as exc:
             if outage(exc) is None:
                 raise
@@ -146,10 +155,13 @@ class Session:
         connection, self._connection = self._connection, None
         try:
             if connection is not None:
-                await connection.close()
+                # Returning it to the pool rolls back what is left: bounded too, on MariaDB/MySQL.
+                await self._bounded(connection.close())
         except Exception as exc:
             if outage(exc) is None:
                 raise
+            if connection is not None:
+                await self._discard(connection)
         finally:
             self._leave_gate()
 

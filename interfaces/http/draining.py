@@ -16,6 +16,7 @@ from interfaces.http.problems import problem_response
 from interfaces.lifecycle import Lifecycle
 
 _CLOSE = (b"connection", b"close")
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Draining:
@@ -43,12 +44,15 @@ class Draining:
             if not (self._lifecycle.draining and not started):
                 raise
             # The server's shutdown timeout ran out on this request (a client trickling its body,
-            # say): answer it, and end here rather than as an "Exception in ASGI application".
+            # say): answer it, and end here rather than as an "Exception in ASGI application". A
+            # write may have been carried out before it was cut short: say so, never "retry it".
+            detail = (
+                "this server process stopped before it could answer; retry the request"
+                if scope["method"] in _SAFE
+                else "this server process stopped before it could answer: the change may or may not "
+                "have been kept; read the resource before retrying"
+            )
             response = problem_response(
-                scope["path"],
-                503,
-                "shutting-down",
-                "this server process stopped before the request was complete; retry it",
-                headers={"Retry-After": "1"},
+                scope["path"], 503, "shutting-down", detail, headers={"Retry-After": "1"}
             )
             await response(scope, receive, send_closing)

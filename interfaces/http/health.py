@@ -3,7 +3,6 @@
 # No "from __future__ import annotations" here: FastAPI reads the Annotated markers from the live
 # signature, so the annotations must be real objects.
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -11,6 +10,7 @@ from starlette.responses import Response
 
 from infrastructure.migrations import head_revision
 from infrastructure.observability import metrics
+from infrastructure.sqlalchemy.faults import throttled
 from infrastructure.sqlalchemy.health import DatabaseProbe, DatabaseUnavailable
 from interfaces.container import Container
 from interfaces.http.operations import Operation, public, refuses
@@ -20,7 +20,6 @@ from interfaces.http.requests import uses
 from interfaces.lifecycle import Lifecycle
 
 router = APIRouter(tags=["operations"], route_class=Operation)
-logger = logging.getLogger(__name__)
 # The revision this code's migrations end at; read from the installed scripts once per process.
 _EXPECTED_REVISION = head_revision()
 
@@ -46,16 +45,20 @@ async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Resp
         # Still serving, but on its way out: a balancer that polls this sends its clients elsewhere.
         return problem(request, 503, "shutting-down", "this server process is shutting down")
     try:
-        revision = await probe.revision()
+        state = await probe.state()
     except DatabaseUnavailable as exc:
-        # The reason (which may name a host or a driver) goes to the log, not to the caller.
-        logger.warning("not ready: %s", exc)
+        # The reason (which may name a host or a driver) goes to the log, not to the caller; once a
+        # second at most, since anyone may poll this.
+        throttled.warn("not-ready", f"not ready: {exc}")
         detail = "the database did not answer in time" if exc.slow else "the database cannot be reached"
         return problem(request, 503, "database-unavailable", detail)
+    revision = state.revision
     if revision is None:
         return problem(
             request, 503, "database-not-migrated", "the database has no schema yet; run `students migrate`"
         )
+    if not state.writable:
+        return problem(request, 503, "database-read-only", "the database accepts no changes now")
     # A revision other than the expected one is still served: during a rolling deploy the
     # database is migrated ahead of the processes still running the previous release.
     return JsonResponse(

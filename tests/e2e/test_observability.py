@@ -12,6 +12,7 @@ from dependency_injector import providers
 
 from application.use_cases import GetStudent
 from infrastructure.migrations import head_revision
+from infrastructure.sqlalchemy import faults
 from infrastructure.sqlalchemy.gate import ConnectionGate
 from interfaces.container import Container
 from interfaces.http.app import create_app
@@ -168,8 +169,8 @@ async def _readiness_on(database_url: str) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return await client.get("/readyz")
     finally:
-        container.unwire()
         await container.engine().dispose()
+        await container.probe_engine().dispose()
 
 
 async def test_a_database_without_its_schema_is_not_ready(tmp_path: Path) -> None:
@@ -178,8 +179,9 @@ async def test_a_database_without_its_schema_is_not_ready(tmp_path: Path) -> Non
 
 
 async def test_an_unreachable_database_is_not_ready_and_the_log_says_why(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(faults, "throttled", faults.ThrottledWarnings())  # none left from other tests
     response = await _readiness_on(f"postgresql+asyncpg://app:pw@127.0.0.1:{free_port()}/students")
     assert assert_problem(response, 503)["detail"] == "the database cannot be reached"  # not a timeout
     assert any(r.getMessage().startswith("not ready: ") for r in caplog.records)

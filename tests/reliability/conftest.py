@@ -48,6 +48,35 @@ class FaultyDatabase:
         async with self.direct.connect() as connection:
             await connection.execute(sa.text(sql))
 
+    async def kill_connections_but(self, keep: Any) -> None:
+        """End every connection to this database except ``keep`` (an AsyncConnection), PostgreSQL."""
+        keep_pid = (await keep.execute(sa.text("SELECT pg_backend_pid()"))).scalar()
+        name = make_url(self.database.url).database
+        async with self.direct.connect() as connection:
+            await connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid() AND pid <> :keep"
+                ),
+                {"name": name, "keep": keep_pid},
+            )
+
+    async def kill_waiting_queries(self) -> None:
+        """KILL QUERY every statement of this database that waits for a lock (MariaDB)."""
+        name = make_url(self.database.url).database
+        async with self.direct.connect() as connection:
+            ids = (
+                await connection.execute(
+                    sa.text(
+                        "SELECT id FROM information_schema.processlist "
+                        "WHERE db = :name AND state LIKE '%lock%' AND id <> CONNECTION_ID()"
+                    ),
+                    {"name": name},
+                )
+            ).scalars()
+            for thread_id in list(ids):
+                await connection.execute(sa.text(f"KILL QUERY {int(thread_id)}"))
+
     async def kill_connections(self) -> int:
         """End every connection to this database from the server's side (not the shared server)."""
         name = make_url(self.database.url).database

@@ -197,7 +197,7 @@ async def test_a_database_started_late_is_503_until_it_answers(faulty: FaultyDat
 async def test_the_log_says_what_failed_in_one_line(
     faulty: FaultyDatabase, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(faults, "warnings", faults.ThrottledWarnings())
+    monkeypatch.setattr(faults, "throttled", faults.ThrottledWarnings())
     await faulty.proxy.refuse()
     await faulty.proxy.cut()
     for _ in range(5):
@@ -264,3 +264,113 @@ async def test_a_database_without_its_schema_is_503_until_migrated(
             assert (await client.post("/students", json=ADA)).status_code == 201  # no restart needed
         finally:
             await close_app(container, client, rewire=faulty.container)
+
+
+async def test_a_database_dropped_under_the_service_is_503(faulty: FaultyDatabase) -> None:
+    # Found by review: 500s with tracebacks (3D000 on PostgreSQL, 1049 on MariaDB).
+    student = await a_student(faulty)
+    name = make_url(faulty.database.url).database
+    admin = create_async_engine(
+        make_url(faulty.database.url).set(database="postgres" if faulty.backend == "postgres" else "test"),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        async with admin.connect() as connection:
+            force = " WITH (FORCE)" if faulty.backend == "postgres" else ""
+            await connection.execute(sa.text(f"DROP DATABASE {name}{force}"))
+        await faulty.proxy.cut()
+        for _ in range(3):
+            response = await asyncio.wait_for(faulty.client.get(f"/students/{student['id']}"), timeout=10)
+            assert response.status_code == 503, response.text
+            assert response.json()["type"] == "/problems/database-unavailable"
+    finally:
+        async with admin.connect() as connection:  # for the fixture to drop again
+            await connection.execute(sa.text(f"CREATE DATABASE {name}"))
+        await admin.dispose()
+
+
+async def test_a_write_waiting_on_a_lock_that_is_cut_short_is_503(faulty: FaultyDatabase) -> None:
+    # Found by review: PostgreSQL's lock_timeout (55P03) and MariaDB's KILL QUERY (1317) were 500s.
+    student = await a_student(faulty)
+    async with faulty.direct.connect() as holder:
+        await holder.execute(sa.text("BEGIN"))
+        await holder.execute(sa.text("SELECT 1 FROM students FOR UPDATE"))
+        if faulty.backend == "postgres":
+            name = make_url(faulty.database.url).database
+            await faulty.execute(f"ALTER DATABASE {name} SET lock_timeout = '200ms'")
+            await faulty.kill_connections_but(holder)
+            patch = faulty.client.patch(
+                f"/students/{student['id']}", json={"cgpa": 1}, headers={"if-match": "*"}
+            )
+            response = await asyncio.wait_for(patch, timeout=10)
+        else:
+            patch = asyncio.ensure_future(
+                faulty.client.patch(f"/students/{student['id']}", json={"cgpa": 1}, headers={"if-match": "*"})
+            )
+            await asyncio.sleep(0.5)  # the PATCH waits for the row
+            await faulty.kill_waiting_queries()
+            response = await asyncio.wait_for(patch, timeout=10)
+        await holder.execute(sa.text("ROLLBACK"))
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] in OUTAGES
+
+
+# A read-only MariaDB needs a global setting, which would touch the shared server.
+@pytest.mark.parametrize("faulty", ["postgres"], indirect=True)
+async def test_a_read_only_database_is_503_and_not_ready(faulty: FaultyDatabase) -> None:
+    # Found by review: a standby (or read-only mode) made every write a 500, and /readyz said 200.
+    await a_student(faulty)
+    name = make_url(faulty.database.url).database
+    await faulty.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+    try:
+        await faulty.kill_connections()
+        await asyncio.sleep(0.2)
+        response = await faulty.client.post("/students", json={**ADA, "email": "ro@example.org"})
+        assert response.status_code == 503, response.text
+        assert response.json()["detail"] == faults.READ_ONLY
+        assert (await faulty.client.get("/students")).status_code == 200  # reads go on
+        await asyncio.sleep(0.6)
+        readiness = await faulty.client.get("/readyz")
+        assert readiness.json()["type"] == "/problems/database-read-only"
+    finally:
+        await faulty.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = off")
+
+
+# MariaDB has no deferred triggers with which to make a COMMIT slow.
+@pytest.mark.parametrize("faulty", ["postgres"], indirect=True)
+async def test_a_commit_with_no_answer_says_the_outcome_is_unknown(faulty: FaultyDatabase) -> None:
+    # Found by review: a COMMIT that timed out was "retry shortly", and the write had been kept.
+    await faulty.execute(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$"
+    )
+    await faulty.execute(
+        "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON students DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW EXECUTE FUNCTION slow_commit()"
+    )
+    response = await asyncio.wait_for(
+        faulty.client.post("/students", json={**ADA, "email": "slow@example.org"}), timeout=10
+    )
+    assert response.status_code == 503, response.text
+    assert UNKNOWN_OUTCOME in response.json()["detail"]
+
+
+async def test_the_pool_gauge_counts_no_connection_twice_or_never(faulty: FaultyDatabase) -> None:
+    # Found by review: failed reconnects were counted as returns, and the gauge sank below zero.
+    def in_use(text: str) -> float:
+        return next(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("db_pool_connections_in_use ")
+        )
+
+    student = await a_student(faulty)
+    await warm_up(faulty, student)
+    before = in_use((await faulty.client.get("/metrics")).text)
+    await faulty.proxy.cut()
+    await faulty.proxy.refuse()
+    for _ in range(10):
+        assert (await faulty.client.get(f"/students/{student['id']}")).status_code == 503
+    await faulty.proxy.restore()
+    await warm_up(faulty, student)
+    assert in_use((await faulty.client.get("/metrics")).text) == before

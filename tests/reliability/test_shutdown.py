@@ -21,11 +21,13 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.api import ADA
 from tests.support.auth import bearer, token
 from tests.support.databases import throw_away_database
+from tests.support.fault_proxy import ThreadedFaultProxy
 from tests.support.server import STUDENTS, RunningServer, running_server, server_environment
 
 pytestmark = pytest.mark.slow
@@ -168,6 +170,8 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}")
     assert subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True).returncode == 0
     with running_server(env, workers=2, log=tmp_path / "server.log") as server:
+        while server.output().count("Application startup complete") < 2:  # both serve
+            time.sleep(0.1)
         before = _worker_pids(server.process.pid)
         assert len(before) == 2
         victim = min(before)
@@ -195,3 +199,54 @@ def test_sigint_skips_the_drain(tmp_path: Path) -> None:
     with running_server(env, log=tmp_path / "server.log") as server:
         server.process.send_signal(signal.SIGINT)  # Ctrl+C: nobody balances a terminal
         assert server.process.wait(timeout=15) == 0
+
+
+async def test_sigterm_while_the_database_is_silent_still_stops(database_url: str, tmp_path: Path) -> None:
+    # Found by review: closing asyncpg's connections waited for a server that said nothing, so the
+    # process never exited (one worker), or was killed and exited 1 (two).
+    url = make_url(database_url)
+    with ThreadedFaultProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        env = server_environment(
+            DATABASE_URL=proxy.url_for(database_url),
+            SHUTDOWN_DRAIN="0.5",
+            SHUTDOWN_TIMEOUT="1",
+            DB_STATEMENT_TIMEOUT="1",
+            READINESS_TIMEOUT="1",
+        )
+        with running_server(env, log=tmp_path / "server.log") as server:
+            async with httpx.AsyncClient(base_url=server.base, headers=bearer(), timeout=10) as client:
+                for _ in range(3):  # connections in the pool, and the probe's
+                    assert (await client.get("/students")).status_code == 200
+                assert (await client.get("/readyz")).status_code == 200
+            proxy.stall()
+            async with httpx.AsyncClient(base_url=server.base, headers=bearer(), timeout=10) as client:
+                # A balancer still polls, a client still asks: both time out on the silent database.
+                await asyncio.sleep(0.6)  # readiness reuses its last answer for half a second
+                assert (await client.get("/readyz")).status_code == 503
+                assert (await client.get("/students")).status_code == 503
+            server.process.send_signal(signal.SIGTERM)
+            status = await asyncio.to_thread(server.process.wait, 20)
+            output = server.output()
+        proxy.restore()
+    assert status == 0, output[-2000:]
+    assert "Traceback" not in output
+
+
+def test_a_signal_to_every_process_at_once_keeps_the_drain(tmp_path: Path) -> None:
+    # Found by review: systemd signals the supervisor and each worker; the supervisor's copy then
+    # came second and ended the drain at once.
+    env = server_environment(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}", SHUTDOWN_DRAIN="2"
+    )
+    assert subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True).returncode == 0
+    with running_server(env, workers=2, log=tmp_path / "server.log") as server:
+        supervisor = server.process.pid
+        for pid in (supervisor, *_worker_pids(supervisor)):
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(1)
+        # Half-way through the drain: still serving, while saying it is on its way out.
+        assert httpx.get(f"{server.base}/readyz", timeout=5).status_code == 503
+        answer = httpx.get(f"{server.base}/students", headers=bearer(), timeout=5)
+        assert answer.status_code == 200
+        assert answer.headers["connection"] == "close"
+        assert server.process.wait(timeout=20) == 0

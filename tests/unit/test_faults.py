@@ -41,6 +41,15 @@ def wrapped(kind: type[DBAPIError], orig: Exception, *, invalidated: bool = Fals
         (wrapped(OperationalError, MySqlError(1040, "too many connections")), StoreUnavailable, faults.LOST),
         (wrapped(OperationalError, Exception("no such table: students")), StoreNotMigrated, None),
         (wrapped(OperationalError, Exception("database is locked")), Overloaded, None),
+        # Found by review, each a 500: a lock_timeout, a read-only database, KILL QUERY.
+        (wrapped(OperationalError, PgError("lock timeout", "55P03")), Overloaded, None),
+        (
+            wrapped(OperationalError, PgError("read-only transaction", "25006")),
+            StoreUnavailable,
+            faults.READ_ONLY,
+        ),
+        (wrapped(OperationalError, MySqlError(1290, "--read-only")), StoreUnavailable, faults.READ_ONLY),
+        (wrapped(OperationalError, MySqlError(1317, "interrupted")), StoreUnavailable, faults.NO_ANSWER),
     ],
 )
 def test_outages_are_named(error: Exception, expected: type[Exception], message: str | None) -> None:
@@ -74,6 +83,22 @@ def test_a_connection_lost_while_committing_leaves_the_outcome_unknown() -> None
     lost = wrapped(OperationalError, Exception("gone"), invalidated=True)
     assert str(faults.outage(lost, committing=True)) == faults.OUTCOME_UNKNOWN
     assert str(faults.outage(lost, connecting=True)) == faults.UNREACHABLE
+    # Found by review: a COMMIT with no answer was "retry shortly", and the write had been kept.
+    assert str(faults.outage(TimeoutError(), committing=True)) == faults.OUTCOME_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        wrapped(OperationalError, PgError('database "x" does not exist', "3D000")),
+        wrapped(OperationalError, PgError("password authentication failed", "28P01")),
+        wrapped(OperationalError, MySqlError(1049, "Unknown database 'x'")),
+        wrapped(OperationalError, MySqlError(1045, "Access denied")),
+    ],
+)
+def test_whatever_stops_a_connection_from_opening_is_an_outage(error: Exception) -> None:
+    # Found by review: a dropped database was a 500 on PostgreSQL and MariaDB.
+    assert str(faults.outage(error, connecting=True)) == faults.UNREACHABLE
 
 
 def test_warnings_are_throttled_and_say_how_many_were_left_out(caplog: pytest.LogCaptureFixture) -> None:
