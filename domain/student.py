@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from uuid import UUID
 
 from domain.errors import FieldError, InvalidStudentData
+from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised
 from domain.text import has_letter, looks_blank, nfc, starts_with_mark, trim, unprintable_reason
 
 NAME_MAX_LENGTH = 100
@@ -165,7 +166,8 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class Student:
-    """A registered student. Build one with :meth:`register`; change it with :meth:`revise`."""
+    """A registered student. Build one with :meth:`register`; change it with :meth:`revise` or
+    :meth:`apply`; :meth:`remove` before removing it. Each records what happened in ``events``."""
 
     id: UUID
     name: str
@@ -175,6 +177,10 @@ class Student:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    # What happened to this student since it was loaded or made: the unit of work hands these
+    # to the event handlers once it has committed them.
+    # Not a constructor argument: a copy (dataclasses.replace) or a loaded row starts with none.
+    events: list[DomainEvent] = field(default_factory=list, init=False, compare=False, repr=False)
 
     @classmethod
     def register(
@@ -190,7 +196,7 @@ class Student:
         checked = StudentChanges.checked(
             name=name, email=email, department=department, cgpa=cgpa, required=True
         )
-        return cls(
+        student = cls(
             id=id,
             name=_present(checked.name),
             email=_present(checked.email),
@@ -200,6 +206,8 @@ class Student:
             updated_at=now,
             version=1,
         )
+        student.events.append(StudentRegistered(id))
+        return student
 
     def revise(
         self,
@@ -221,14 +229,19 @@ class Student:
         """Apply checked changes. A change bumps ``version`` by one; a revision that changes nothing
         leaves the student, its version and ``updated_at`` untouched. Returns whether it changed."""
         changed = False
-        for field, value in changes.given().items():
-            if getattr(self, field) != value:
-                setattr(self, field, value)
+        for name, value in changes.given().items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
                 changed = True
         if changed:
             self.version += 1
             self.updated_at = now
+            self.events.append(StudentRevised(self.id, self.version))
         return changed
+
+    def remove(self) -> None:
+        """Record that this student is removed; the repository deletes it."""
+        self.events.append(StudentRemoved(self.id))
 
 
 def _present(value: T | None) -> T:

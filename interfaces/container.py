@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from application.events import EventBus
 from application.idempotency import IdempotencyPolicy
 from application.use_cases import (
     GetStudent,
@@ -17,6 +18,7 @@ from application.use_cases import (
 from domain.ids import UuidV7Generator
 from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock
+from infrastructure.observability.metrics import count_student_events
 from infrastructure.settings import load_settings
 from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
@@ -60,7 +62,9 @@ class Container(containers.DeclarativeContainer):
         gate=connection_gate,
         statement_timeout=settings.provided.db_statement_timeout,
     )
-    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, database=database)
+    # What acts on committed events (application/events.py), in this order. A new handler goes here.
+    event_bus = providers.Singleton(EventBus, handlers=providers.List(providers.Object(count_student_events)))
+    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, database=database, event_bus=event_bus)
     read_only_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, database=database, read_only=True)
 
     idempotency_policy = providers.Singleton(

@@ -16,10 +16,9 @@ from infrastructure.settings import Settings
 from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.engine import create_engine
 from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from tests.support.databases import clear_tables, throw_away_database
+from tests.support.databases import BACKENDS, clear_tables, throw_away_database
 from tests.support.fakes import FixedClock, SequentialIds
 
-BACKENDS = ("memory", "sqlite", "postgres", "mariadb")
 # The app, its container and HTTP clients, for every suite that talks to it.
 pytest_plugins = ["tests.support.app_fixtures"]
 
@@ -94,9 +93,10 @@ async def empty_engine(engine: AsyncEngine | None) -> AsyncEngine | None:
 @pytest.fixture
 def uow_factory(
     empty_engine: AsyncEngine | None, memory_database: InMemoryDatabase
-) -> Callable[[], UnitOfWork]:
-    """Makes a fresh unit of work on the test's backend, as the container does per use-case."""
+) -> Callable[..., UnitOfWork]:
+    """Makes a fresh unit of work on the test's backend, as the container does per use-case;
+    ``event_bus=`` gives it handlers for what it commits."""
     if empty_engine is None:
-        return lambda: InMemoryUnitOfWork(memory_database)
+        return lambda **options: InMemoryUnitOfWork(memory_database, **options)
     engine = empty_engine
-    return lambda: SqlAlchemyUnitOfWork(Database(engine))
+    return lambda **options: SqlAlchemyUnitOfWork(Database(engine), **options)

@@ -116,7 +116,7 @@ class ListStudents:
         # Ask for one more than the page holds: its presence alone says there is a next page.
         query = StudentQuery(filter=query.filter, sort=query.sort, limit=request.limit + 1, after=after)
         async with self._uow as uow:
-            rows = await uow.students.list(query)
+            rows = await uow.students.find_page(query)
         items = rows[: request.limit]
         next_cursor = None
         if len(rows) > request.limit:

@@ -38,5 +38,6 @@ class RemoveStudent:
                 raise StudentNotFound(command.student_id)
             if not command.precondition.admits(student.version):
                 raise StaleVersion(student.id, actual=student.version)
+            student.remove()
             await uow.students.remove(student.id, expected_version=student.version)
             await uow.commit()

@@ -1,9 +1,9 @@
-"""StudentRepository over an in-memory overlay: reads see the block's own changes, others don't."""
+"""StudentRepository over a plain dict: the unit of work's private copy of the committed students."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import cmp_to_key
 from typing import Any
 from uuid import UUID
@@ -13,91 +13,66 @@ from application.ports import StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
 from domain.text import fold
-from infrastructure.memory.store import InMemoryDatabase
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One change, replayed against the committed store at commit time with its precondition."""
-
-    student_id: UUID
-    after: Student | None  # None deletes
-    expected_version: int | None  # None: the student must not exist yet (an insert)
-    is_insert: bool = False
 
 
 class InMemoryStudentRepository(StudentRepository):
-    def __init__(self, database: InMemoryDatabase) -> None:
-        self._database = database
-        # id -> the block's own version of the student (None: deleted in this block).
-        self._overlay: dict[UUID, Student | None] = {}
-        self.writes: list[Write] = []
-        # Set by the unit of work: takes the database's write lock for the rest of the unit.
-        self.take_write_lock: Callable[[], Awaitable[None]] | None = None
+    """Checks what the SQL stores check, as it happens; the unit of work checks again at commit.
 
-    def _visible(self) -> Iterator[Student]:
-        for student_id, student in self._database.students.items():
-            if student_id not in self._overlay:
-                yield student
-        for pending in self._overlay.values():
-            if pending is not None:
-                yield pending
+    Students go in and come out as copies, so a caller changing the one it holds changes nothing
+    here until it calls :meth:`update`.
+    """
 
-    def _current(self, student_id: UUID) -> Student | None:
-        if student_id in self._overlay:
-            return self._overlay[student_id]
-        return self._database.students.get(student_id)
+    def __init__(self, rows: dict[UUID, Student], take_write_lock: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.rows = rows
+        self._take_write_lock = take_write_lock
 
     def _email_holder(self, email: str) -> Student | None:
-        return next((s for s in self._visible() if s.email == email), None)
+        return next((s for s in self.rows.values() if s.email == email), None)
 
-    async def add(self, student: Student) -> None:
-        if self._current(student.id) is not None:
+    async def _add(self, student: Student) -> None:
+        if student.id in self.rows:
             raise ValueError(f"student {student.id} already exists")
         if self._email_holder(student.email) is not None:
             raise EmailAlreadyRegistered(student.email)
-        self._overlay[student.id] = replace(student)
-        self.writes.append(Write(student.id, replace(student), None, is_insert=True))
+        self.rows[student.id] = replace(student)
 
-    async def get(self, student_id: UUID, *, lock: bool = False) -> Student | None:
-        if lock and self.take_write_lock is not None:
-            await self.take_write_lock()
-        student = self._current(student_id)
+    async def _get(self, student_id: UUID, *, lock: bool) -> Student | None:
+        if lock:
+            await self._take_write_lock()
+        student = self.rows.get(student_id)
         return replace(student) if student is not None else None
 
-    async def get_by_email(self, email: str) -> Student | None:
+    async def _get_by_email(self, email: str) -> Student | None:
         student = self._email_holder(email)
         return replace(student) if student is not None else None
 
-    async def list(self, query: StudentQuery) -> list[Student]:
+    async def find_page(self, query: StudentQuery) -> list[Student]:
         order = query.order
-        rows = [s for s in self._visible() if _matches(s, query.filter)]
+        rows = [s for s in self.rows.values() if _matches(s, query.filter)]
         rows.sort(key=cmp_to_key(lambda a, b: _compare(_key(a, order), _key(b, order), order)))
         if query.after is not None:
             after = query.after
             rows = [s for s in rows if _compare(_key(s, order), after, order) > 0]
         return [replace(s) for s in rows[: query.limit]]
 
-    async def update(self, student: Student, *, expected_version: int) -> None:
-        current = self._current(student.id)
-        if current is None:
-            raise StudentNotFound(student.id)
-        if current.version != expected_version:
-            raise StaleVersion(student.id, expected=expected_version, actual=current.version)
+    async def _update(self, student: Student, *, expected_version: int) -> None:
+        self._check_version(student.id, expected_version)
         holder = self._email_holder(student.email)
         if holder is not None and holder.id != student.id:
             raise EmailAlreadyRegistered(student.email)
-        self._overlay[student.id] = replace(student)
-        self.writes.append(Write(student.id, replace(student), expected_version))
+        self.rows[student.id] = replace(student)
 
     async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
-        current = self._current(student_id)
+        self._check_version(student_id, expected_version)
+        del self.rows[student_id]
+
+    def _check_version(self, student_id: UUID, expected_version: int | None) -> None:
+        current = self.rows.get(student_id)
         if current is None:
             raise StudentNotFound(student_id)
         if expected_version is not None and current.version != expected_version:
             raise StaleVersion(student_id, expected=expected_version, actual=current.version)
-        self._overlay[student_id] = None
-        self.writes.append(Write(student_id, None, current.version))
 
 
 def _matches(student: Student, filter: StudentFilter) -> bool:

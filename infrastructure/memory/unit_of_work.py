@@ -1,60 +1,65 @@
-"""UnitOfWork in memory: changes stay private to the block until commit applies them atomically."""
+"""UnitOfWork in memory: a private copy of the committed state on begin, swapped in on commit.
+
+A commit succeeds only if nothing it changed was committed by another unit of work since this
+one began (compare-and-swap, key by key), and if no two students then share an email: the same
+outcomes the SQL stores give, with the version check inside the UPDATE and the unique index.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from uuid import UUID
 
+from application.errors import IdempotencyKeyInFlight
+from application.events import NO_HANDLERS, EventBus
 from application.ports import UnitOfWork
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
 from infrastructure.memory.idempotency import InMemoryIdempotencyStore
-from infrastructure.memory.repository import InMemoryStudentRepository, Write
+from infrastructure.memory.repository import InMemoryStudentRepository
 from infrastructure.memory.store import InMemoryDatabase
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class InMemoryUnitOfWork(UnitOfWork):
-    def __init__(self, database: InMemoryDatabase) -> None:
-        self._database = database
-        self._repository: InMemoryStudentRepository | None = None
-        self._holds_write_lock = False
-        self.committed = False
+    students: InMemoryStudentRepository
+    idempotency: InMemoryIdempotencyStore
 
-    def _fresh(self) -> InMemoryStudentRepository:
-        self._repository = InMemoryStudentRepository(self._database)
-        self._repository.take_write_lock = self._take_write_lock
-        self.students = self._repository
-        self._idempotency = InMemoryIdempotencyStore(self._database)
-        self.idempotency = self._idempotency
-        return self._repository
+    def __init__(self, database: InMemoryDatabase, *, event_bus: EventBus = NO_HANDLERS) -> None:
+        self._database = database
+        self.event_bus = event_bus
+        self._holds_write_lock = False
+
+    def _start(self) -> None:
+        # The committed dicts are never changed in place (store.py), so these are the snapshot.
+        self._began_with = (self._database.students, self._database.idempotency)
+        self.students = InMemoryStudentRepository(dict(self._database.students), self._take_write_lock)
+        self.idempotency = InMemoryIdempotencyStore(dict(self._database.idempotency))
 
     async def _begin(self) -> None:
-        self._fresh()
-        self.committed = False
+        self._start()
 
-    async def commit(self) -> None:
-        repository = self._repository
-        if repository is None:
-            raise RuntimeError("commit outside of the unit of work's block")
-        async with self._database.commit_lock:
-            # Check every write against what is committed now (another unit may have committed
-            # since this one read), then apply all of them or none.
-            staged = dict(self._database.students)
-            for write in repository.writes:
-                _apply(staged, write)
-            records = dict(self._database.idempotency)
-            for change in self._idempotency.changes:
-                change(records)
-            self._database.students = staged
-            self._database.idempotency = records
-        self._fresh()
-        self.committed = True
+    async def _commit(self) -> None:
+        began_students, began_records = self._began_with
+        # No await from here to the swap: no other unit of work can commit in between.
+        students = _swap(self._database.students, began_students, self.students.rows, _student_conflict)
+        records = _swap(self._database.idempotency, began_records, self.idempotency.records, _record_conflict)
+        for student_id in _changed(began_students, self.students.rows):
+            mine = students.get(student_id)
+            if mine is not None and any(
+                other.email == mine.email and other.id != student_id for other in students.values()
+            ):
+                raise EmailAlreadyRegistered(mine.email)
+        self._database.students, self._database.idempotency = students, records
+        self._start()
 
     async def rollback(self) -> None:
-        if self._repository is not None:
-            self._fresh()
+        self._start()
 
     async def _close(self) -> None:
-        self._repository = None
         if self._holds_write_lock:
             self._holds_write_lock = False
             self._database.write_lock.release()
@@ -65,22 +70,39 @@ class InMemoryUnitOfWork(UnitOfWork):
             self._holds_write_lock = True
 
 
-def _apply(staged: dict[UUID, Student], write: Write) -> None:
-    current = staged.get(write.student_id)
-    if write.is_insert:
-        if current is not None:
-            raise ValueError(f"student {write.student_id} already exists")
-    elif current is None:
-        raise StudentNotFound(write.student_id)
-    elif write.expected_version is not None and current.version != write.expected_version:
-        raise StaleVersion(write.student_id, expected=write.expected_version, actual=current.version)
-    if write.after is None:
-        del staged[write.student_id]
-        return
-    clash = next(
-        (s for s in staged.values() if s.email == write.after.email and s.id != write.student_id),
-        None,
-    )
-    if clash is not None:
-        raise EmailAlreadyRegistered(write.after.email)
-    staged[write.student_id] = write.after
+def _changed(began: dict[K, V], mine: dict[K, V]) -> list[K]:
+    """The keys this unit of work wrote: a repository stores a new object on every write."""
+    return [k for k in began.keys() | mine.keys() if mine.get(k) is not began.get(k)]
+
+
+def _swap(
+    committed: dict[K, V],
+    began: dict[K, V],
+    mine: dict[K, V],
+    conflict: Callable[[K, V | None, V | None], Exception],
+) -> dict[K, V]:
+    """The committed dict with this unit's changes, or the conflict of a key another unit changed."""
+    changed = _changed(began, mine)
+    for k in changed:
+        if committed.get(k) is not began.get(k):
+            raise conflict(k, began.get(k), committed.get(k))
+    merged = dict(committed)
+    for k in changed:
+        if k in mine:
+            merged[k] = mine[k]
+        else:
+            del merged[k]
+    return merged
+
+
+def _student_conflict(student_id: UUID, began: Student | None, now: Student | None) -> Exception:
+    if began is None:
+        return ValueError(f"student {student_id} already exists")
+    if now is None:
+        return StudentNotFound(student_id)
+    return StaleVersion(student_id, expected=began.version, actual=now.version)
+
+
+def _record_conflict(key: tuple[str, str], began: object, now: object) -> Exception:
+    # Another request claimed, completed or released the same key first: as the primary key does.
+    return IdempotencyKeyInFlight()

@@ -23,6 +23,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised
+
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -47,14 +49,15 @@ STUDENTS_UPDATED = Counter("students_updated", "Student revisions committed")
 STUDENTS_DELETED = Counter("students_deleted", "Students removed (committed)")
 
 
-def record_student_changes(created: int, updated: int, deleted: int) -> None:
-    """Count what a committed transaction did to students."""
-    if created:
-        STUDENTS_CREATED.inc(created)
-    if updated:
-        STUDENTS_UPDATED.inc(updated)
-    if deleted:
-        STUDENTS_DELETED.inc(deleted)
+def count_student_events(event: DomainEvent) -> None:
+    """An event handler (application/events.py): count what was committed, whatever the backend."""
+    match event:
+        case StudentRegistered():
+            STUDENTS_CREATED.inc()
+        case StudentRevised():
+            STUDENTS_UPDATED.inc()
+        case StudentRemoved():
+            STUDENTS_DELETED.inc()
 
 
 def _multiprocess_dir() -> Path | None:

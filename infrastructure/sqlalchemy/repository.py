@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -66,43 +65,30 @@ def _is_email_clash(error: IntegrityError) -> bool:
     return "email" in str(error.orig).lower()
 
 
-@dataclass(slots=True)
-class Changes:
-    """What this transaction has written so far; counted by the unit of work once committed."""
-
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-
-    def clear(self) -> None:
-        self.created = self.updated = self.deleted = 0
-
-
 class SqlAlchemyStudentRepository(StudentRepository):
     def __init__(self, session: Session) -> None:
+        super().__init__()
         self._session = session
-        self.changes = Changes()
         self._row_values_compare = session.dialect_name not in ("mysql", "mariadb")
 
-    async def add(self, student: Student) -> None:
+    async def _add(self, student: Student) -> None:
         try:
             await self._session.execute(_INSERT, {"id": student.id, **_row_values(student)})
         except IntegrityError as exc:
             if _is_email_clash(exc):
                 raise EmailAlreadyRegistered(student.email) from None
             raise
-        self.changes.created += 1
 
-    async def get(self, student_id: UUID, *, lock: bool = False) -> Student | None:
+    async def _get(self, student_id: UUID, *, lock: bool) -> Student | None:
         statement = _BY_ID_LOCKED if lock else _BY_ID
         row = (await self._session.execute(statement, {"id": student_id})).first()
         return Student(*row) if row is not None else None
 
-    async def get_by_email(self, email: str) -> Student | None:
+    async def _get_by_email(self, email: str) -> Student | None:
         row = (await self._session.execute(_BY_EMAIL, {"email": email})).first()
         return Student(*row) if row is not None else None
 
-    async def list(self, query: StudentQuery) -> list[Student]:
+    async def find_page(self, query: StudentQuery) -> list[Student]:
         statement = _list_statement(
             query.order,
             department=query.filter.department is not None,
@@ -115,7 +101,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
         result = await self._session.execute(statement, _list_parameters(query))
         return [Student(*row) for row in result.all()]
 
-    async def update(self, student: Student, *, expected_version: int) -> None:
+    async def _update(self, student: Student, *, expected_version: int) -> None:
         try:
             result = await self._session.execute(
                 _UPDATE,
@@ -131,7 +117,6 @@ class SqlAlchemyStudentRepository(StudentRepository):
             raise
         if result.rowcount == 0:
             await self._explain_miss(student.id, expected_version)
-        self.changes.updated += 1
 
     async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
         statement = _DELETE
@@ -142,7 +127,6 @@ class SqlAlchemyStudentRepository(StudentRepository):
         result = await self._session.execute(statement, params)
         if result.rowcount == 0:
             await self._explain_miss(student_id, expected_version)
-        self.changes.deleted += 1
 
     async def _explain_miss(self, student_id: UUID, expected_version: int | None) -> None:
         actual = (await self._session.execute(_VERSION_OF, {"id": student_id})).scalar()

@@ -122,10 +122,13 @@ idempotency_keys = sa.Table(
 
 
 def columns_of(entity: type[Any], table: sa.Table, **renamed: str) -> tuple[sa.Column[Any], ...]:
-    """``table``'s column for each field of the dataclass ``entity``, found by name (``renamed``:
-    field -> column where they differ), in the order of the entity's fields.
+    """``table``'s column for each constructor field of the dataclass ``entity``, found by name
+    (``renamed``: field -> column where they differ), in the order of the entity's fields. Fields
+    the constructor does not take (a student's ``events``) are not stored.
 
     A select of these columns maps a row with ``entity(*row)``: positional, which is cheapest, and
     right by construction, since the positions come from the names.
     """
-    return tuple(table.c[renamed.get(field.name, field.name)] for field in dataclasses.fields(entity))
+    return tuple(
+        table.c[renamed.get(field.name, field.name)] for field in dataclasses.fields(entity) if field.init
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from application.events import NO_HANDLERS, EventBus
 from application.ports import UnitOfWork
-from infrastructure.observability.metrics import record_student_changes
 from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from infrastructure.sqlalchemy.repository import SqlAlchemyStudentRepository
@@ -17,8 +17,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     container decides which use-cases get one.
     """
 
-    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+    def __init__(
+        self, database: Database, *, read_only: bool = False, event_bus: EventBus = NO_HANDLERS
+    ) -> None:
         self._database = database
+        self.event_bus = event_bus
         self._read_only = read_only
         self._session: Session | None = None
 
@@ -28,23 +31,20 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         session = Session(self._database, read_only=self._read_only)
         await session.open()
         self._session = session
-        self.students = self._students = SqlAlchemyStudentRepository(session)
+        self.students = SqlAlchemyStudentRepository(session)
         self.idempotency = SqlAlchemyIdempotencyStore(session)
 
-    async def commit(self) -> None:
+    async def _commit(self) -> None:
         if self._session is None:
             raise RuntimeError("commit outside of the unit of work's block")
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         await self._session.commit()
-        changes = self._students.changes
-        record_student_changes(changes.created, changes.updated, changes.deleted)
-        changes.clear()
 
     async def rollback(self) -> None:
         if self._session is not None:
             await self._session.rollback()
-            self._students.changes.clear()
+            self.students.seen.clear()
 
     async def _close(self) -> None:
         session, self._session = self._session, None

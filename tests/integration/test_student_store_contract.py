@@ -12,13 +12,15 @@ from decimal import Decimal
 
 import pytest
 
+from application.events import EventBus
 from application.idempotency import IdempotencyRecord
 from application.listing import SortField, SortKey, StudentFilter, StudentQuery
 from application.ports import UnitOfWork
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
+from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised
 from tests.support.builders import a_student
 
-UowFactory = Callable[[], UnitOfWork]
+UowFactory = Callable[..., UnitOfWork]
 
 
 async def _store(uow_factory: UowFactory, *students) -> None:
@@ -30,7 +32,7 @@ async def _store(uow_factory: UowFactory, *students) -> None:
 
 async def _all(uow_factory: UowFactory, query: StudentQuery | None = None) -> list:
     async with uow_factory() as uow:
-        return await uow.students.list(query or StudentQuery(limit=1000))
+        return await uow.students.find_page(query or StudentQuery(limit=1000))
 
 
 async def test_added_student_reads_back_field_for_field(uow_factory: UowFactory) -> None:
@@ -169,7 +171,7 @@ async def _walk(uow_factory: UowFactory, query: StudentQuery) -> list:
     while True:
         page_query = replace(query, after=after)
         async with uow_factory() as uow:
-            page = await uow.students.list(page_query)
+            page = await uow.students.find_page(page_query)
         seen.extend(page)
         if len(page) < query.limit:
             return seen
@@ -286,3 +288,70 @@ async def test_idempotency_keys_and_callers_are_compared_exactly(uow_factory: Uo
             assert record is not None
             assert (record.caller, record.key) == (caller, key)
         assert await uow.idempotency.get("alice", "order-2") is None
+
+
+class Recorder:
+    """An event handler that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[DomainEvent] = []
+
+    def __call__(self, event: DomainEvent) -> None:
+        self.events.append(event)
+
+
+async def test_commit_hands_what_it_committed_to_the_event_handlers(uow_factory: UowFactory) -> None:
+    recorder = Recorder()
+    bus = EventBus([recorder])
+    student = a_student()
+    async with uow_factory(event_bus=bus) as uow:
+        await uow.students.add(student)
+        assert recorder.events == []  # not before the commit
+        await uow.commit()
+    assert recorder.events == [StudentRegistered(student.id)]
+
+    async with uow_factory(event_bus=bus) as uow:
+        loaded = await uow.students.get(student.id, lock=True)
+        assert loaded is not None
+        loaded.revise(name="Ada Byron", now=loaded.updated_at)
+        await uow.students.update(loaded, expected_version=1)
+        await uow.commit()
+    async with uow_factory(event_bus=bus) as uow:
+        loaded = await uow.students.get(student.id, lock=True)
+        assert loaded is not None
+        loaded.remove()
+        await uow.students.remove(loaded.id, expected_version=loaded.version)
+        await uow.commit()
+    # Each once, though update() was given the student that get() had handed out.
+    assert recorder.events[1:] == [StudentRevised(student.id, 2), StudentRemoved(student.id)]
+
+
+async def test_what_is_rolled_back_is_never_handed_to_the_handlers(uow_factory: UowFactory) -> None:
+    recorder = Recorder()
+    taken = a_student()
+    await _store(uow_factory, taken)
+    async with uow_factory(event_bus=EventBus([recorder])) as uow:
+        await uow.students.add(a_student())  # left without commit
+    with pytest.raises(EmailAlreadyRegistered):
+        async with uow_factory(event_bus=EventBus([recorder])) as uow:
+            await uow.students.add(a_student(email=taken.email))
+            await uow.commit()
+    async with uow_factory(event_bus=EventBus([recorder])) as uow:
+        await uow.commit()  # nothing seen, nothing to tell
+    assert recorder.events == []
+
+
+async def test_a_failing_handler_neither_fails_nor_undoes_the_commit(
+    uow_factory: UowFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(event: DomainEvent) -> None:
+        raise RuntimeError("handler bug")
+
+    recorder = Recorder()
+    student = a_student()
+    async with uow_factory(event_bus=EventBus([broken, recorder])) as uow:
+        await uow.students.add(student)
+        await uow.commit()
+    assert recorder.events == [StudentRegistered(student.id)]  # the next handler still ran
+    assert [s.id for s in await _all(uow_factory)] == [student.id]
+    assert any("event handler" in r.getMessage() and r.exc_info for r in caplog.records)

@@ -27,7 +27,9 @@ def container(empty_engine: AsyncEngine | None, memory_database: InMemoryDatabas
     settings = settings_for_tests(database_url="sqlite+aiosqlite://") if empty_engine is None else None
     container.settings.override(providers.Object(settings or settings_for_tests()))
     if empty_engine is None:
-        memory = providers.Factory(InMemoryUnitOfWork, database=memory_database)
+        memory = providers.Factory(
+            InMemoryUnitOfWork, database=memory_database, event_bus=container.event_bus
+        )
         container.unit_of_work.override(memory)
         container.read_only_unit_of_work.override(memory)
     else:

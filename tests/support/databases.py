@@ -18,6 +18,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 MARIADB_ADMIN_URL = os.environ.get("TEST_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306/test")
 
+# Every store the contract and e2e suites run on; a test's backend is in its id.
+BACKENDS = ("memory", "sqlite", "postgres", "mariadb")
+
 
 def backends_required() -> bool:
     """In CI every backend must run: a database we cannot reach is a failure, never a skip."""
