@@ -1,3 +1,5 @@
+"""The Clock port on the system's clock, in UTC."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

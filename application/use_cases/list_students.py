@@ -1,3 +1,5 @@
+"""ListStudents: one page of students, filtered and sorted, with a cursor to the next page."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

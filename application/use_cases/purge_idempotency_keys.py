@@ -1,3 +1,5 @@
+"""PurgeExpiredIdempotencyKeys: forget the idempotency records whose time to be replayed is over."""
+
 from __future__ import annotations
 
 from application.ports import Clock, UnitOfWork

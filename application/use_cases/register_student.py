@@ -1,3 +1,5 @@
+"""RegisterStudent: a new student; with an idempotency key, a retry answers with the first result."""
+
 from __future__ import annotations
 
 import contextlib

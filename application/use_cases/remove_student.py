@@ -1,13 +1,14 @@
+"""RemoveStudent: delete a student, if the precondition admits its current version (DELETE)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 from uuid import UUID
 
-from application.errors import InvalidPrecondition, PreconditionRequired
 from application.ports import UnitOfWork
 from application.preconditions import UNCONDITIONAL, Precondition
-from domain.errors import StaleVersion, StudentNotFound
+from application.use_cases.changing import CHANGE_REFUSALS, student_to_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,14 +19,9 @@ class RemoveStudentCommand:
 
 
 class RemoveStudent:
-    """Remove a student, if the precondition admits its current version."""
+    """Remove a student; its removal is an event like any other change (domain/events.py)."""
 
-    raises: ClassVar[tuple[type[Exception], ...]] = (
-        PreconditionRequired,
-        InvalidPrecondition,
-        StudentNotFound,
-        StaleVersion,
-    )
+    raises: ClassVar[tuple[type[Exception], ...]] = CHANGE_REFUSALS
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -33,11 +29,7 @@ class RemoveStudent:
     async def execute(self, command: RemoveStudentCommand) -> None:
         command.precondition.check_stated()
         async with self._uow as uow:
-            student = await uow.students.get(command.student_id, lock=True)
-            if student is None:
-                raise StudentNotFound(command.student_id)
-            if not command.precondition.admits(student.version):
-                raise StaleVersion(student.id, actual=student.version)
+            student = await student_to_change(uow, command.student_id, command.precondition)
             student.remove()
             await uow.students.remove(student.id, expected_version=student.version)
             await uow.commit()

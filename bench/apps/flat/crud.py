@@ -1,3 +1,5 @@
+"""The tutorial's crud module: one function per query, on the ORM session it is given."""
+
 import uuid
 
 from sqlalchemy.orm import Session

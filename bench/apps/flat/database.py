@@ -1,3 +1,5 @@
+"""The tutorial's database module: a sync engine and a session factory from DATABASE_URL."""
+
 import os
 
 from sqlalchemy import create_engine

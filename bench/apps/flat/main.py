@@ -1,3 +1,5 @@
+"""The tutorial's main module: the routes, each with a session per request through Depends."""
+
 import uuid
 from collections.abc import Iterator
 from typing import Annotated, Any

@@ -1,3 +1,5 @@
+"""The tutorial's models module: the ORM class mapped on the service's students table."""
+
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal

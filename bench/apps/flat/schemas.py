@@ -1,3 +1,5 @@
+"""The tutorial's schemas module: Pydantic models with from_attributes for the ORM rows."""
+
 import uuid
 from datetime import datetime
 from decimal import Decimal
