@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -80,7 +81,7 @@ def fuzz_app(fuzz_database_url: str) -> FastAPI:
     derandomize=True,  # the same examples on every run, so a CI failure reproduces locally
     suppress_health_check=list(HealthCheck),
 )
-def test_every_answer_is_as_documented(case: schemathesis.Case, fuzz_app: FastAPI) -> None:
+def test_every_answer_is_as_documented(case: schemathesis.Case[Any], fuzz_app: FastAPI) -> None:
     # The schema was loaded from a dict, so nothing is bound yet: send this case, and the probes
     # schemathesis derives from it, to this backend's app in process.
     case.operation.app = case.operation.schema.app = fuzz_app

@@ -35,7 +35,7 @@ async def test_a_client_request_id_comes_back(client: httpx.AsyncClient) -> None
 async def test_a_missing_or_unfit_request_id_is_replaced(
     client: httpx.AsyncClient, offered: bytes | None
 ) -> None:
-    headers = {} if offered is None else {"x-request-id": offered}
+    headers: dict[bytes, bytes] = {} if offered is None else {b"x-request-id": offered}
     response = await client.get("/healthz", headers=headers)
     assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
 

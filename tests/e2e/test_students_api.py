@@ -264,7 +264,7 @@ async def test_link_header_points_to_the_next_page_with_the_same_filters(client:
     for i in range(3):
         await create(client, email=f"s{i}@example.org", name=f"Grace {i}", department="EE")
     await create(client, email="other@example.org", department="CS")
-    params = {"limit": 2, "department": "EE", "q": "grace", "sort": "-name"}
+    params: dict[str, str | int] = {"limit": 2, "department": "EE", "q": "grace", "sort": "-name"}
     first = await client.get("/students", params=params)
     link = first.headers["link"]
     assert link.endswith('>; rel="next"')

@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,7 +64,7 @@ async def _drift(engine: AsyncEngine) -> list[Any]:
         return await connection.run_sync(compare)
 
 
-async def test_sqlite_migrates_from_empty(tmp_path) -> None:
+async def test_sqlite_migrates_from_empty(tmp_path: Path) -> None:
     engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"))
     try:
         await _check_fresh_upgrade(engine)
@@ -96,7 +97,7 @@ async def _upgrade_to(engine: AsyncEngine, revision: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
-async def test_0004_stores_names_in_one_unicode_spelling(backend: str, tmp_path) -> None:
+async def test_0004_stores_names_in_one_unicode_spelling(backend: str, tmp_path: Path) -> None:
     decomposed, composed = "Jose\u0301 A\u0308", "Jos\u00e9 \u00c4"
     async with contextlib.AsyncExitStack() as stack:
         if backend == "sqlite":

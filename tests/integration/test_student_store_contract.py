@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 
 import pytest
 
@@ -18,19 +19,20 @@ from application.listing import SortField, SortKey, StudentFilter, StudentQuery
 from application.ports import UnitOfWork
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised
+from domain.student import Student
 from tests.support.builders import a_student
 
 UowFactory = Callable[..., UnitOfWork]
 
 
-async def _store(uow_factory: UowFactory, *students) -> None:
+async def _store(uow_factory: UowFactory, *students: Student) -> None:
     async with uow_factory() as uow:
         for student in students:
             await uow.students.add(student)
         await uow.commit()
 
 
-async def _all(uow_factory: UowFactory, query: StudentQuery | None = None) -> list:
+async def _all(uow_factory: UowFactory, query: StudentQuery | None = None) -> list[Student]:
     async with uow_factory() as uow:
         return await uow.students.find_page(query or StudentQuery(limit=1000))
 
@@ -164,9 +166,9 @@ async def test_remove_with_stale_version_or_missing_id(uow_factory: UowFactory) 
 # --- listing ---------------------------------------------------------------------------------
 
 
-async def _walk(uow_factory: UowFactory, query: StudentQuery) -> list:
+async def _walk(uow_factory: UowFactory, query: StudentQuery) -> list[Student]:
     """Every page in turn, by keyset, as a client following cursors would."""
-    seen: list = []
+    seen: list[Student] = []
     after = None
     while True:
         page_query = replace(query, after=after)
@@ -179,10 +181,10 @@ async def _walk(uow_factory: UowFactory, query: StudentQuery) -> list:
         after = tuple(getattr(last, key.field.value) for key in query.order)
 
 
-def _python_order(students: list, order: tuple[SortKey, ...]) -> list:
+def _python_order(students: list[Student], order: tuple[SortKey, ...]) -> list[Student]:
     result = list(students)
     for key in reversed(order):
-        result.sort(key=lambda s, f=key.field.value: getattr(s, f), reverse=key.descending)
+        result.sort(key=attrgetter(key.field.value), reverse=key.descending)
     return result
 
 

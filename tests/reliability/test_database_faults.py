@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from infrastructure.migrations import upgrade_to_head
 from infrastructure.sqlalchemy import faults
-from tests.reliability.conftest import FaultyDatabase, app_on, close_app
 from tests.support.api import ADA, PROBLEM
 from tests.support.databases import throw_away_database
+from tests.support.faulty_database import FaultyDatabase, app_on, close_app
 
 _serial = itertools.count()
 OUTAGES = {"/problems/database-unavailable", "/problems/overloaded"}
@@ -212,6 +212,7 @@ async def test_a_database_at_its_connection_limit_is_503(faulty: FaultyDatabase)
     # Found in review: "too many connections" was a 500. A user of its own, limited to nothing
     # (PostgreSQL) or to a connection held elsewhere (MariaDB), since superusers have no limit.
     name = make_url(faulty.database.url).database
+    assert name is not None
     user = f"limited_{name[-12:]}"
     if faulty.backend == "postgres":
         await faulty.execute(f"CREATE ROLE {user} LOGIN CONNECTION LIMIT 0")
@@ -299,17 +300,19 @@ async def test_a_write_waiting_on_a_lock_that_is_cut_short_is_503(faulty: Faulty
             name = make_url(faulty.database.url).database
             await faulty.execute(f"ALTER DATABASE {name} SET lock_timeout = '200ms'")
             await faulty.kill_connections_but(holder)
-            patch = faulty.client.patch(
-                f"/students/{student['id']}", json={"cgpa": 1}, headers={"if-match": "*"}
+            response = await asyncio.wait_for(
+                faulty.client.patch(
+                    f"/students/{student['id']}", json={"cgpa": 1}, headers={"if-match": "*"}
+                ),
+                timeout=10,
             )
-            response = await asyncio.wait_for(patch, timeout=10)
         else:
-            patch = asyncio.ensure_future(
+            waiting = asyncio.ensure_future(
                 faulty.client.patch(f"/students/{student['id']}", json={"cgpa": 1}, headers={"if-match": "*"})
             )
             await asyncio.sleep(0.5)  # the PATCH waits for the row
             await faulty.kill_waiting_queries()
-            response = await asyncio.wait_for(patch, timeout=10)
+            response = await asyncio.wait_for(waiting, timeout=10)
         await holder.execute(sa.text("ROLLBACK"))
     assert response.status_code == 503, response.text
     assert response.json()["type"] in OUTAGES

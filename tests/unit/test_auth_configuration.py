@@ -131,7 +131,13 @@ def refusal(principal: Principal | None, method: str = "GET", **marks: Any) -> A
     finally:
         for name in marks:
             endpoint.__dict__.pop(name)
-    scope = {"type": "http", "method": method, "path": "/x", "headers": [], "query_string": b""}
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": method,
+        "path": "/x",
+        "headers": [],
+        "query_string": b"",
+    }
     if principal is not None:
         scope[PRINCIPAL_KEY] = principal
     return operation._refusal(scope)

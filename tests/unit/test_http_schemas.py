@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from dependency_injector import providers
@@ -33,7 +34,7 @@ def test_patch_refuses_unknown_fields() -> None:
 
 
 @pytest.fixture(scope="module")
-def openapi() -> dict:
+def openapi() -> dict[str, Any]:
     container = Container()
     container.settings.override(providers.Object(settings_for_tests()))
     try:
@@ -42,7 +43,7 @@ def openapi() -> dict:
         container.unwire()
 
 
-def test_operation_ids_are_readable(openapi: dict) -> None:
+def test_operation_ids_are_readable(openapi: dict[str, Any]) -> None:
     ids = {op["operationId"] for path in openapi["paths"].values() for op in path.values()}
     assert {
         "register_student", "list_students", "get_student", "replace_student", "update_student",
@@ -50,7 +51,7 @@ def test_operation_ids_are_readable(openapi: dict) -> None:
     } <= ids  # fmt: skip
 
 
-def test_conditional_and_idempotency_headers_are_documented(openapi: dict) -> None:
+def test_conditional_and_idempotency_headers_are_documented(openapi: dict[str, Any]) -> None:
     item = openapi["paths"]["/students/{student_id}"]
     collection = openapi["paths"]["/students"]
     assert "ETag" in item["get"]["responses"]["200"]["headers"]

@@ -21,7 +21,9 @@ POLICY = IdempotencyPolicy(ttl=timedelta(hours=24), abandon_after=timedelta(seco
 FINGERPRINT = fingerprint("Ada", "ada@example.org", "CS", Decimal("8.50"))
 
 
-def command(email: str = "ada@example.org", key: IdempotencyKey | None = KEY, cgpa: str = "8.5"):
+def command(
+    email: str = "ada@example.org", key: IdempotencyKey | None = KEY, cgpa: str = "8.5"
+) -> RegisterStudentCommand:
     return RegisterStudentCommand("Ada", email, "CS", cgpa, idempotency_key=key)
 
 
