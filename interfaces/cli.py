@@ -90,7 +90,7 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
-    from application.use_cases import PurgeExpiredIdempotencyKeys
+    from application.use_cases.purge_idempotency_keys import PurgeExpiredIdempotencyKeys
     from infrastructure.clock import SystemClock
     from infrastructure.sqlalchemy.database import Database
     from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork

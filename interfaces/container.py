@@ -6,15 +6,13 @@ from dependency_injector import containers, providers
 
 from application.events import EventBus
 from application.idempotency import IdempotencyPolicy
-from application.use_cases import (
-    GetStudent,
-    ListStudents,
-    PurgeExpiredIdempotencyKeys,
-    RegisterStudent,
-    RemoveStudent,
-    ReplaceStudent,
-    UpdateStudent,
-)
+from application.use_cases.get_student import GetStudent
+from application.use_cases.list_students import ListStudents
+from application.use_cases.purge_idempotency_keys import PurgeExpiredIdempotencyKeys
+from application.use_cases.register_student import RegisterStudent
+from application.use_cases.remove_student import RemoveStudent
+from application.use_cases.replace_student import ReplaceStudent
+from application.use_cases.update_student import UpdateStudent
 from domain.ids import UuidV7Generator
 from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock

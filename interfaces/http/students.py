@@ -12,19 +12,12 @@ from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from application.idempotency import IdempotencyKey
-from application.use_cases import (
-    GetStudent,
-    ListStudents,
-    ListStudentsRequest,
-    RegisterStudent,
-    RegisterStudentCommand,
-    RemoveStudent,
-    RemoveStudentCommand,
-    ReplaceStudent,
-    ReplaceStudentCommand,
-    UpdateStudent,
-    UpdateStudentCommand,
-)
+from application.use_cases.get_student import GetStudent
+from application.use_cases.list_students import ListStudents, ListStudentsRequest
+from application.use_cases.register_student import RegisterStudent, RegisterStudentCommand
+from application.use_cases.remove_student import RemoveStudent, RemoveStudentCommand
+from application.use_cases.replace_student import ReplaceStudent, ReplaceStudentCommand
+from application.use_cases.update_student import UpdateStudent, UpdateStudentCommand
 from domain.student import Student
 from interfaces.container import Container
 from interfaces.http.conditional import etag_of, matches_none

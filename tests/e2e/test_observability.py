@@ -10,7 +10,7 @@ import httpx
 import pytest
 from dependency_injector import providers
 
-from application.use_cases import GetStudent
+from application.use_cases.get_student import GetStudent
 from infrastructure.migrations import head_revision
 from infrastructure.sqlalchemy import faults
 from infrastructure.sqlalchemy.gate import ConnectionGate

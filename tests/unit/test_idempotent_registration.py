@@ -9,7 +9,8 @@ import pytest
 
 from application.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
 from application.idempotency import IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, fingerprint
-from application.use_cases import PurgeExpiredIdempotencyKeys, RegisterStudent, RegisterStudentCommand
+from application.use_cases.purge_idempotency_keys import PurgeExpiredIdempotencyKeys
+from application.use_cases.register_student import RegisterStudent, RegisterStudentCommand
 from domain.errors import EmailAlreadyRegistered, InvalidStudentData
 from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork

@@ -9,19 +9,12 @@ import pytest
 
 from application.errors import InvalidPrecondition, InvalidQuery, PreconditionRequired
 from application.preconditions import AnyVersion, Missing, OneOfTags, Unreadable
-from application.use_cases import (
-    GetStudent,
-    ListStudents,
-    ListStudentsRequest,
-    RegisterStudent,
-    RegisterStudentCommand,
-    RemoveStudent,
-    RemoveStudentCommand,
-    ReplaceStudent,
-    ReplaceStudentCommand,
-    UpdateStudent,
-    UpdateStudentCommand,
-)
+from application.use_cases.get_student import GetStudent
+from application.use_cases.list_students import ListStudents, ListStudentsRequest
+from application.use_cases.register_student import RegisterStudent, RegisterStudentCommand
+from application.use_cases.remove_student import RemoveStudent, RemoveStudentCommand
+from application.use_cases.replace_student import ReplaceStudent, ReplaceStudentCommand
+from application.use_cases.update_student import UpdateStudent, UpdateStudentCommand
 from domain.errors import EmailAlreadyRegistered, InvalidStudentData, StaleVersion, StudentNotFound
 from domain.student import Student
 from infrastructure.memory.store import InMemoryDatabase
