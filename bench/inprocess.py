@@ -61,7 +61,7 @@ async def _cpu_per_call(call: Call) -> float:
 
 def _asgi_get(app: Any, token: str) -> Callable[[str], Awaitable[int]]:
     """A GET through the ASGI app as uvicorn would make it; returns the status."""
-    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+    headers = [(b"host", b"localhost"), (b"authorization", f"Bearer {token}".encode())]
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
