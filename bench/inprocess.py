@@ -127,7 +127,7 @@ class _Fixed:
     def __init__(self, student: object) -> None:
         self._student = student
 
-    async def execute(self, _student_id: UUID) -> object:
+    async def execute(self, _student_id: UUID, _precondition: object = None) -> object:
         return self._student
 
 
