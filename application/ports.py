@@ -28,31 +28,42 @@ class IdGenerator(Protocol):
 class StudentRepository(ABC):
     """Stores students. Never commits: the unit of work that owns it decides.
 
-    Adapters implement the underscored methods; the public ones around them remember every
-    student handed out or given (``seen``), whose events the unit of work collects on commit.
+    Adapters implement the underscored methods. The public ones around them take a student's
+    events (domain/events.py) when the store has accepted its write, and keep them in
+    ``events`` for the unit of work to publish once it has committed: an event recorded on a
+    student that was never written, or whose write was refused, is never published.
     """
 
     def __init__(self) -> None:
-        self.seen: list[Student] = []
+        self.events: list[DomainEvent] = []
+        # The last student handed out per id, whose events a remove() by id takes.
+        self._loaded: dict[UUID, Student] = {}
+
+    def forget(self) -> None:
+        """Drop what was taken (the unit of work rolled back)."""
+        self.events.clear()
+        self._loaded.clear()
+
+    def _take_events(self, student: Student) -> None:
+        if student.events:
+            self.events += student.events
+            student.events.clear()
 
     async def add(self, student: Student) -> None:
         """Store a new student; raises ``EmailAlreadyRegistered`` if the email is taken."""
         await self._add(student)
-        self.seen.append(student)
+        self._take_events(student)
 
     async def get(self, student_id: UUID, *, lock: bool = False) -> Student | None:
         """The student, or None. ``lock``: hold it until the unit of work ends, so that writers
         of the same student take turns (SELECT ... FOR UPDATE); for a write that depends on it."""
         student = await self._get(student_id, lock=lock)
         if student is not None:
-            self.seen.append(student)
+            self._loaded[student_id] = student
         return student
 
     async def get_by_email(self, email: str) -> Student | None:
-        student = await self._get_by_email(email)
-        if student is not None:
-            self.seen.append(student)
-        return student
+        return await self._get_by_email(email)
 
     async def update(self, student: Student, *, expected_version: int) -> None:
         """Write ``student`` over the stored row if, and only if, that row is at ``expected_version``.
@@ -62,18 +73,21 @@ class StudentRepository(ABC):
         ``EmailAlreadyRegistered`` when the new email is taken.
         """
         await self._update(student, expected_version=expected_version)
-        self.seen.append(student)
+        self._take_events(student)
+
+    async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
+        """Delete the student (only at ``expected_version`` when given), atomically like update.
+
+        The events taken are those of the student :meth:`get` handed out (``student.remove()``).
+        """
+        await self._remove(student_id, expected_version=expected_version)
+        loaded = self._loaded.pop(student_id, None)
+        if loaded is not None:
+            self._take_events(loaded)
 
     @abstractmethod
     async def find_page(self, query: StudentQuery) -> list[Student]:
-        """At most ``query.limit`` students in ``query.order``, strictly after ``query.after``.
-
-        A page is for reading: its students are not ``seen`` (load one by id to change it).
-        """
-
-    @abstractmethod
-    async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
-        """Delete the student (only at ``expected_version`` when given), atomically like update."""
+        """At most ``query.limit`` students in ``query.order``, strictly after ``query.after``."""
 
     @abstractmethod
     async def _add(self, student: Student) -> None: ...
@@ -87,12 +101,15 @@ class StudentRepository(ABC):
     @abstractmethod
     async def _update(self, student: Student, *, expected_version: int) -> None: ...
 
+    @abstractmethod
+    async def _remove(self, student_id: UUID, *, expected_version: int | None) -> None: ...
+
 
 class UnitOfWork(ABC):
     """One transaction. Leaving the ``async with`` block without :meth:`commit` rolls back.
 
-    :meth:`commit` publishes, once the store has committed, the events of every student the
-    repository saw in the block (see application/events.py); a rollback forgets them.
+    :meth:`commit` publishes, once the store has committed, the events of the writes the
+    repository made in the block (see application/events.py); a rollback forgets them.
     """
 
     students: StudentRepository
@@ -115,16 +132,12 @@ class UnitOfWork(ABC):
             await self._close()
 
     async def commit(self) -> None:
-        seen = self.students.seen  # an adapter may start afresh once committed: keep what it saw
+        # An adapter may start afresh once committed: keep what its repository took.
+        events = self.students.events
         await self._commit()
-        events: list[DomainEvent] = []
-        for student in seen:
-            if student.events:  # the same student can be seen twice: take its events once
-                events += student.events
-                student.events.clear()
-        seen.clear()
         if events:
-            await self.event_bus.publish(events)
+            published, events[:] = list(events), []
+            await self.event_bus.publish(published)
 
     @abstractmethod
     async def _begin(self) -> None: ...

@@ -23,8 +23,8 @@ from uuid import UUID
 
 import asyncpg
 
-from bench.config import ADMIN_DSN, PG_HOST, PG_PORT, PG_USER, RESULTS_DIR
-from bench.metadata import git_state
+from bench.config import ADMIN_DSN, PG_HOST, PG_PORT, PG_USER
+from bench.metadata import git_state, write_report
 
 DATABASE = "students_bench_instructions"
 URL = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{DATABASE}"
@@ -121,10 +121,7 @@ def main() -> int:
         per_call = (_count(variant, LONG) - _count(variant, SHORT)) // (LONG - SHORT)
         lines.append(f"| {name} | {per_call:,} |")
         print(lines[-1], flush=True)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    report = RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-instructions.md"
-    report.write_text("\n".join(lines) + "\n")
-    print(f"written to {report.relative_to(RESULTS_DIR.parent.parent)}")
+    write_report(lines, "instructions")
     return 0
 
 

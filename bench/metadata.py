@@ -8,11 +8,12 @@ import shlex
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.config import ROOT, Load
+from bench.config import RESULTS_DIR, ROOT, Load
 
 _PACKAGES = (
     *("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "sqlalchemy"),
@@ -106,3 +107,12 @@ def collect(
         load=asdict(load),
         service_header_names=service_header_names,
     )
+
+
+def write_report(lines: list[str], kind: str) -> Path:
+    """Write a Markdown report into bench/results/, named by the time and ``kind``; say where."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    report = RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{kind}.md"
+    report.write_text("\n".join(lines) + "\n")
+    print(f"written to {report.relative_to(ROOT)}")
+    return report

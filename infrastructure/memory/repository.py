@@ -63,7 +63,7 @@ class InMemoryStudentRepository(StudentRepository):
             raise EmailAlreadyRegistered(student.email)
         self.rows[student.id] = replace(student)
 
-    async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
+    async def _remove(self, student_id: UUID, *, expected_version: int | None) -> None:
         self._check_version(student_id, expected_version)
         del self.rows[student_id]
 

@@ -68,11 +68,38 @@ class InMemoryUnitOfWork(UnitOfWork):
         if not self._holds_write_lock:
             await self._database.write_lock.acquire()
             self._holds_write_lock = True
+            # Another writer may have committed while this one waited: read on from what is
+            # committed now, as SELECT ... FOR UPDATE reads the row as it is once it gets it.
+            began_students, began_records = self._began_with
+            self._began_with = (
+                _rebase(began_students, self._database.students, self.students.rows),
+                _rebase(began_records, self._database.idempotency, self.idempotency.records),
+            )
 
 
 def _changed(began: dict[K, V], mine: dict[K, V]) -> list[K]:
     """The keys this unit of work wrote: a repository stores a new object on every write."""
     return [k for k in began.keys() | mine.keys() if mine.get(k) is not began.get(k)]
+
+
+def _rebase(began: dict[K, V], committed: dict[K, V], mine: dict[K, V]) -> dict[K, V]:
+    """Bring ``mine`` up to ``committed``, keeping this unit's own changes; returns what they
+    must still be checked against at commit (the values they were made over)."""
+    changed = _changed(began, mine)
+    own = {k: mine[k] for k in changed if k in mine}
+    rebased = dict(committed)
+    mine.clear()
+    mine.update(committed)
+    for k in changed:
+        if k in began:
+            rebased[k] = began[k]
+        else:
+            rebased.pop(k, None)
+        if k in own:
+            mine[k] = own[k]
+        else:
+            mine.pop(k, None)
+    return rebased
 
 
 def _swap(

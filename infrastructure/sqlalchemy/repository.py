@@ -118,7 +118,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
         if result.rowcount == 0:
             await self._explain_miss(student.id, expected_version)
 
-    async def remove(self, student_id: UUID, *, expected_version: int | None = None) -> None:
+    async def _remove(self, student_id: UUID, *, expected_version: int | None) -> None:
         statement = _DELETE
         params: dict[str, Any] = {"target_id": student_id}
         if expected_version is not None:

@@ -44,7 +44,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     async def rollback(self) -> None:
         if self._session is not None:
             await self._session.rollback()
-            self.students.seen.clear()
+            self.students.forget()
 
     async def _close(self) -> None:
         session, self._session = self._session, None

@@ -41,6 +41,11 @@ class Provided:
         # for anything else the container provides (a probe, the process's lifecycle).
         provided = getattr(provider, "provides", None)
         raises = getattr(provided, "raises", None)
+        if raises is None and getattr(provided, "__module__", "").startswith("application.use_cases."):
+            raise StartupError(
+                f"{getattr(provided, '__qualname__', provided)} declares no `raises`: say what it "
+                "can end with, () for nothing but an outage, so that its operation documents it"
+            )
         self.raises: tuple[type[Exception], ...] | None = tuple(raises) if raises is not None else None
 
     async def __call__(self, request: Request) -> Any:

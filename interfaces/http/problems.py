@@ -158,12 +158,26 @@ def _status_for(exc: Exception) -> tuple[int, str]:
     return 500, "internal-error"
 
 
+class UnmappedError(Exception):
+    """A use-case declares an error that the table above answers with no status of its own."""
+
+
 def statuses_of(errors: tuple[type[Exception], ...]) -> set[int]:
-    """The statuses the table answers these errors with (what a use-case's ``raises`` documents)."""
-    return {
-        next((_DOMAIN_STATUS[cls][0] for cls in error.__mro__ if cls in _DOMAIN_STATUS), 500)
-        for error in errors
-    }
+    """The statuses the table answers these errors with (what a use-case's ``raises`` documents).
+
+    Raises ``UnmappedError`` naming any error the table does not know: declared, it would be
+    answered 500, and a refusal the use-case expects is not a bug.
+    """
+    statuses: set[int] = set()
+    for error in errors:
+        status = next((_DOMAIN_STATUS[cls][0] for cls in error.__mro__ if cls in _DOMAIN_STATUS), None)
+        if status is None:
+            raise UnmappedError(
+                f"{error.__module__}.{error.__qualname__} has no row in _DOMAIN_STATUS in "
+                "interfaces/http/problems.py: give it a status and a problem type"
+            )
+        statuses.add(status)
+    return statuses
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

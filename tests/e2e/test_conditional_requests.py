@@ -10,6 +10,8 @@ import pytest
 from dependency_injector import providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.events import EventBus
+from domain.events import DomainEvent
 from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from interfaces.container import Container
@@ -213,3 +215,24 @@ async def test_writers_that_all_read_the_same_version_give_one_winner(
     statuses = await asyncio.wait_for(asyncio.gather(*(patch(i) for i in range(10))), timeout=30)
     assert sorted(statuses) == [200] + [412] * 9
     assert (await client.get(f"/students/{student['id']}")).json()["version"] == 2
+
+
+async def _slow_handler(event: DomainEvent) -> None:
+    await asyncio.sleep(0.01)
+
+
+async def test_concurrent_star_patches_all_succeed_behind_a_slow_event_handler(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    # Found by attack: on the in-memory backend, writers queued behind one whose handlers were
+    # still running were judged on an old snapshot and answered 412.
+    container.event_bus.override(providers.Singleton(EventBus, handlers=[_slow_handler]))
+    student = await create(client)
+    responses = await asyncio.gather(
+        *(
+            client.patch(f"/students/{student['id']}", json={"cgpa": i}, headers={"if-match": "*"})
+            for i in range(4)
+        )
+    )
+    assert [r.status_code for r in responses] == [200] * 4
+    assert sorted(r.json()["version"] for r in responses) == [2, 3, 4, 5]

@@ -5,6 +5,7 @@ Each test runs once per backend; the backend's name is in the test id.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,13 @@ from application.events import EventBus
 from application.idempotency import IdempotencyRecord
 from application.listing import SortField, SortKey, StudentFilter, StudentQuery
 from application.ports import UnitOfWork
+from application.preconditions import AnyVersion
+from application.use_cases.changing import revise
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised
-from domain.student import Student
+from domain.student import Student, StudentChanges
 from tests.support.builders import a_student
+from tests.support.fakes import FixedClock
 
 UowFactory = Callable[..., UnitOfWork]
 
@@ -339,7 +343,7 @@ async def test_what_is_rolled_back_is_never_handed_to_the_handlers(uow_factory: 
             await uow.students.add(a_student(email=taken.email))
             await uow.commit()
     async with uow_factory(event_bus=EventBus([recorder])) as uow:
-        await uow.commit()  # nothing seen, nothing to tell
+        await uow.commit()  # nothing written, nothing to tell
     assert recorder.events == []
 
 
@@ -357,3 +361,62 @@ async def test_a_failing_handler_neither_fails_nor_undoes_the_commit(
     assert recorder.events == [StudentRegistered(student.id)]  # the next handler still ran
     assert [s.id for s in await _all(uow_factory)] == [student.id]
     assert any("event handler" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_writers_waiting_for_the_lock_read_what_was_committed_meanwhile(
+    uow_factory: UowFactory,
+) -> None:
+    # Found by attack: the in-memory unit of work judged If-Match: * against the snapshot it took
+    # before it waited for the lock, and refused the writers queued behind another (412).
+    student = a_student()
+    await _store(uow_factory, student)
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with uow_factory() as uow:
+            held = await uow.students.get(student.id, lock=True)
+            assert held is not None
+            held.revise(name="Holder", now=held.updated_at)
+            await uow.students.update(held, expected_version=1)
+            await release.wait()
+            await uow.commit()
+
+    async def star_writer(name: str) -> Student:
+        changes = StudentChanges.checked(name=name)
+        return await revise(uow_factory(), FixedClock(), student.id, AnyVersion(), changes)
+
+    held = asyncio.create_task(holder())
+    await asyncio.sleep(0.1)
+    writers = [asyncio.create_task(star_writer(name)) for name in ("Writer A", "Writer B")]
+    await asyncio.sleep(0.3)
+    release.set()
+    outcomes = await asyncio.gather(held, *writers, return_exceptions=True)
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    async with uow_factory() as uow:
+        final = await uow.students.get(student.id)
+    assert final is not None
+    assert final.version == 4
+
+
+async def test_only_writes_the_store_accepted_are_published(uow_factory: UowFactory) -> None:
+    # Found by attack: a refused update (the email was taken) was published all the same.
+    taken, other = a_student(), a_student()
+    await _store(uow_factory, taken, other)
+    recorder = Recorder()
+    async with uow_factory(event_bus=EventBus([recorder])) as uow:
+        refused = await uow.students.get(other.id, lock=True)
+        assert refused is not None
+        refused.revise(email=taken.email, now=refused.updated_at)
+        with pytest.raises(EmailAlreadyRegistered):
+            await uow.students.update(refused, expected_version=1)
+        await uow.commit()
+    async with uow_factory(event_bus=EventBus([recorder])) as uow:
+        unwritten = await uow.students.get(other.id)
+        assert unwritten is not None
+        unwritten.revise(name="Never Written", now=unwritten.updated_at)  # and no update()
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.students.get(other.id)
+    assert stored is not None
+    assert stored.version == 1
+    assert recorder.events == []

@@ -18,6 +18,7 @@ from interfaces.container import Container
 from interfaces.http.app import RESOURCES, create_app
 from interfaces.http.injection import StartupError
 from interfaces.http.operations import Operation
+from interfaces.http.problems import UnmappedError, statuses_of
 from interfaces.http.requests import uses
 from tests.support.auth import settings_for_tests
 
@@ -89,3 +90,33 @@ def test_the_app_refuses_to_start_when_the_container_lacks_what_a_route_uses() -
 def test_a_route_cannot_name_something_that_is_not_a_provider_of_the_container() -> None:
     with pytest.raises(StartupError, match="is not a provider of Container"):
         uses(providers.Factory(object))
+
+
+def test_a_use_case_error_without_a_problem_row_stops_the_route_from_being_built() -> None:
+    # Found by attack: a new error in a use-case's raises was documented and answered as 500.
+    class AlreadyThere(Exception):
+        pass
+
+    class Moving:
+        raises = (AlreadyThere,)
+
+        async def execute(self) -> None: ...
+
+    with pytest.raises(UnmappedError, match=r"AlreadyThere has no row in _DOMAIN_STATUS"):
+        statuses_of(Moving.raises)
+
+
+def test_a_use_case_that_declares_no_raises_cannot_be_used_by_a_route() -> None:
+    # Found by attack: without `raises`, the operation's 503 went undocumented and nothing said so.
+    from application.use_cases import get_student
+
+    class Silent:
+        async def execute(self) -> None: ...
+
+    Silent.__module__ = get_student.__name__
+    Container.silent = providers.Factory(Silent)  # type: ignore[attr-defined]  # as if declared
+    try:
+        with pytest.raises(StartupError, match="Silent declares no `raises`"):
+            uses(Container.cls_providers["silent"])
+    finally:
+        delattr(Container, "silent")
