@@ -59,9 +59,12 @@ bench: install-bench
 bench-inprocess: install-bench
 	$(BIN)/python -m bench.inprocess
 
-# Instructions per use-case call, counted by callgrind (bench/instructions.py); needs valgrind.
+# Instructions counted by callgrind, repeatable on a busy machine; needs valgrind. Per use-case call
+# (bench/instructions.py), then per HTTP request for the service and both other apps
+# (bench/http_instructions.py, on the database `make bench` prepares).
 bench-instructions: install-bench
 	$(BIN)/python -m bench.instructions
+	$(BIN)/python -m bench.http_instructions
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -115,7 +115,9 @@ def _count(app: App, scenario: Scenario, workdir: Path) -> int:
     """Instructions the app's process spent on REQUESTS requests of the scenario, warm."""
     out = workdir / f"{app.name}.callgrind"
     log = (workdir / f"{app.name}.log").open("wb")
-    process = spawn(_valgrind_argv(app, out), env=child_env(app.env), cwd=workdir, stdout=log, stderr=log)
+    # A fixed hash seed: dict and set layouts, and so the counts, the same from run to run.
+    env = child_env({**app.env, "PYTHONHASHSEED": "0"})
+    process = spawn(_valgrind_argv(app, out), env=env, cwd=workdir, stdout=log, stderr=log)
     try:
         _wait_until_ready(app, process)
         connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=60)

@@ -6,7 +6,8 @@ process and not counted), on a database of its own with one student, in each var
 variant runs twice under callgrind, with ``SHORT`` and ``LONG`` calls after the same warm-up; the
 difference divided by ``LONG - SHORT`` is the cost of one call, start-up and warm-up cancelled out.
 
-Variants: ``plain`` (the service as configured), ``pre-ping`` (DB_POOL_PRE_PING=true).
+Variants: ``plain`` (the service as configured), statements through SQLAlchemy's execution rather
+than on asyncpg's connection (DB_DRIVER_STATEMENTS=false), ``pre-ping`` (DB_POOL_PRE_PING=true).
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ DATABASE = "students_bench_instructions"
 URL = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{DATABASE}"
 STUDENT = UUID("01a20376-32e4-73a0-b31a-8898a30fe5b8")
 WARM_UP, SHORT, LONG = 200, 200, 1200
-VARIANTS = {"plain": {}, "pre-ping": {"DB_POOL_PRE_PING": "true"}}
+VARIANTS = {
+    "plain": {},
+    "statements through SQLAlchemy's execution": {"DB_DRIVER_STATEMENTS": "false"},
+    "pre-ping": {"DB_POOL_PRE_PING": "true"},
+}
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -75,7 +80,8 @@ async def _calls(n: int) -> None:
 
 def _count(variant: dict[str, str], n: int) -> int:
     with tempfile.TemporaryDirectory() as directory:
-        env = {**os.environ, "DATABASE_URL": URL, "ENVIRONMENT": "test", **variant}
+        # A fixed hash seed: dict and set layouts, and so the counts, the same from run to run.
+        env = {**os.environ, "DATABASE_URL": URL, "ENVIRONMENT": "test", "PYTHONHASHSEED": "0", **variant}
         env.setdefault("AUTH_SECRET", "instructions-only-secret-0123456789-abcdefghij")
         result = subprocess.run(
             [

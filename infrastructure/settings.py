@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # A statement with no answer by then is abandoned (503): a black-holed network never answers.
     db_statement_timeout: float = Field(10.0, gt=0, le=3600, description="seconds")
     db_pool_pre_ping: bool = False
+    # PostgreSQL: run compiled statements on asyncpg's connection (infrastructure/sqlalchemy/driver.py).
+    db_driver_statements: bool = True
     db_pool_recycle: int = Field(1800, ge=-1, description="seconds; -1 never recycles")
     db_echo: bool = False
     # How long /readyz waits for the database before it answers 503.

@@ -59,6 +59,7 @@ class Container(containers.DeclarativeContainer):
         engine=engine,
         gate=connection_gate,
         statement_timeout=settings.provided.db_statement_timeout,
+        driver_statements=settings.provided.db_driver_statements,
     )
     # What acts on committed events (application/events.py), in this order. A new handler goes here.
     event_bus = providers.Singleton(EventBus, handlers=providers.List(providers.Object(count_student_events)))

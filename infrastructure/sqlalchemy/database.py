@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infrastructure.sqlalchemy.driver import DriverStatements
 from infrastructure.sqlalchemy.gate import ConnectionGate
 
 
@@ -16,3 +17,11 @@ class Database:
     gate: ConnectionGate | None = None
     # Seconds a statement may go unanswered before it is abandoned (session.py); None: no limit.
     statement_timeout: float | None = None
+    # Run compiled statements on the driver's connection where it can (driver.py): asyncpg only.
+    driver_statements: bool = True
+    driver: DriverStatements | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        dialect = self.engine.dialect
+        if self.driver_statements and dialect.name == "postgresql" and dialect.driver == "asyncpg":
+            object.__setattr__(self, "driver", DriverStatements(dialect))

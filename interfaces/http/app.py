@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from infrastructure.observability.logging import line_logger
+from infrastructure.observability.logging import access_line_writer
 from interfaces.container import Container
 from interfaces.http import docs, health, students
 from interfaces.http.cors import Cors
@@ -120,7 +120,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     # Outside everything that answers on its own (CORS, 413, 401) so that every answer, its 500s
     # included, carries a request id, is logged and counted, and has the protective headers.
     logs_requests = settings.access_log and settings.log_level in ("DEBUG", "INFO")
-    access_log = line_logger("students.access", settings.log_format) if logs_requests else None
+    access_log = access_line_writer("students.access", settings.log_format) if logs_requests else None
     app.add_middleware(RequestObservation, access_log=access_log)
     app.add_middleware(ProtectiveHeaders)
     return app

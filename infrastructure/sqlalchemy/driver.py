@@ -1,0 +1,166 @@
+"""PostgreSQL: statements compiled once by SQLAlchemy, run on the pooled asyncpg connection itself.
+
+SQLAlchemy still builds and compiles every statement, and its pool still hands out, checks and
+replaces the connections (engine.py); only the execution skips SQLAlchemy's greenlet bridge and
+its cursor adaptation, which is most of what a point read costs this process beyond asyncpg's
+own work. A statement runs here when its compiled form needs nothing SQLAlchemy would do at run
+time: each parameter comes from the caller by name (SQLAlchemy's bind processors are applied),
+and each result column is a type asyncpg already hands back as the entity holds it. Anything
+else, and every other backend, goes through SQLAlchemy as before (session.py).
+
+A driver error becomes the SQLAlchemy exception its asyncpg dialect would have raised, with
+``connection_invalidated`` set the same way, so that the repository (a taken email) and faults.py
+(an outage) cannot tell which way a statement ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+from infrastructure.sqlalchemy.tables import UtcDateTime
+
+# Result types asyncpg decodes into what the entities hold, with no processing by SQLAlchemy.
+_PLAIN_RESULTS: tuple[type[sa.types.TypeEngine[Any]], ...] = (
+    sa.Uuid,
+    sa.String,
+    sa.Integer,
+    UtcDateTime,  # PostgreSQL's timestamptz arrives as an aware UTC datetime (tables.py)
+)
+# Plans are kept for statements built once (at import, or per shape of a listing): more than
+# this many distinct statements means some are built per call, and those run through SQLAlchemy.
+_MAX_PLANS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A statement as asyncpg runs it: its SQL, and where each positional argument comes from."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    returns_rows: bool
+
+    def arguments(self, parameters: dict[str, Any] | None) -> list[Any]:
+        values = parameters or {}
+        return [
+            values[name] if process is None else process(values[name])
+            for name, process in zip(self.names, self.processors, strict=True)
+        ]
+
+
+class Rows:
+    """The part of a SQLAlchemy result that the stores read: rows, or how many rows a write hit."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: Sequence[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def all(self) -> Sequence[Any]:
+        return self._rows
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+
+class DriverStatements:
+    """The plans of one engine's statements, made on first use."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._plans: dict[Executable, Plan | None] = {}
+        dbapi = dialect.loaded_dbapi
+        self._dbapi_error: type[Exception] = dbapi.Error
+
+    def plan(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:
+        try:
+            return self._plans[statement]
+        except KeyError:
+            pass
+        plan = self._make(statement, parameters)
+        if len(self._plans) < _MAX_PLANS:
+            self._plans[statement] = plan
+        return plan
+
+    def _make(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:
+        if not isinstance(statement, sa.Select | sa.Insert | sa.Update | sa.Delete):
+            return None
+        keys = list(parameters or {})
+        compiled = statement.compile(dialect=self._dialect, column_keys=keys)
+        names = tuple(compiled.positiontup or ())
+        if not set(names) <= set(keys):
+            return None  # a value built into the statement: SQLAlchemy binds those itself
+        if isinstance(statement, sa.Select):
+            if not all(_plain(column.type) for column in statement.selected_columns):
+                return None
+        elif compiled.returning:
+            return None
+        # What SQLAlchemy itself applies to each value (a private attribute of its compiler).
+        processors: dict[str, Any] = dict(compiled._bind_processors)
+        return Plan(
+            sql=compiled.string,
+            names=names,
+            processors=tuple(processors.get(name) for name in names),
+            returns_rows=isinstance(statement, sa.Select),
+        )
+
+    async def run(
+        self, adapter: Any, plan: Plan, parameters: dict[str, Any] | None, *, transaction: bool
+    ) -> Rows:
+        """Run ``plan`` on the asyncpg connection of SQLAlchemy's ``adapter``: in its transaction
+        if ``transaction`` (a writing unit of work), else as a statement of its own (a read)."""
+        arguments = plan.arguments(parameters)
+        try:
+            # SQLAlchemy's adapter's own state (private): what its cursor reads before a statement.
+            if transaction and adapter._transaction is None and not adapter.autocommit:
+                # What SQLAlchemy's cursor does before a statement: BEGIN, once per transaction,
+                # on the adapter, so that its commit() and rollback() end this same transaction.
+                await adapter._start_transaction()
+            connection = adapter._connection
+            if plan.returns_rows:
+                rows = await connection.fetch(plan.sql, *arguments)
+                return Rows(rows, len(rows))
+            status = await connection.execute(plan.sql, *arguments)
+        except Exception as error:
+            raise self.translate(error, adapter, plan.sql, arguments) from None
+        # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word.
+        return Rows((), int(status.rpartition(" ")[2]))
+
+    def translate(self, error: Exception, adapter: Any, sql: str, arguments: list[Any]) -> Exception:
+        """``error`` as SQLAlchemy's asyncpg dialect would have raised it."""
+        if isinstance(error, DBAPIError | TimeoutError):
+            return error
+        dbapi_error: Exception = error
+        if not isinstance(error, self._dbapi_error):
+            try:
+                adapter._handle_exception(error)
+            except Exception as translated:
+                dbapi_error = translated
+        if not isinstance(dbapi_error, self._dbapi_error):
+            return dbapi_error  # not the driver's (an OSError, say): as SQLAlchemy lets it through
+        invalidated = self._dialect.is_disconnect(dbapi_error, adapter, None)  # type: ignore[arg-type]
+        return DBAPIError.instance(
+            sql,
+            arguments,
+            dbapi_error,
+            self._dbapi_error,
+            connection_invalidated=invalidated,
+            dialect=self._dialect,
+        )
+
+
+def _plain(type_: sa.types.TypeEngine[Any]) -> bool:
+    if isinstance(type_, sa.Numeric):
+        return bool(type_.asdecimal) and not isinstance(type_, sa.Float)
+    return isinstance(type_, _PLAIN_RESULTS)
