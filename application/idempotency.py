@@ -73,7 +73,12 @@ class IdempotencyStore(ABC):
         """
 
     @abstractmethod
-    async def complete(self, caller: str, key: str, *, student_id: UUID, snapshot: str) -> None: ...
+    async def complete(
+        self, caller: str, key: str, *, created_at: datetime, student_id: UUID, snapshot: str
+    ) -> None:
+        """Record the answer on the claim made at ``created_at``; raises ``IdempotencyKeyInFlight``
+        if that claim is no longer there (taken over after ``abandon_after``): the work of this
+        request is then rolled back with it, and the key answers with the taker's result."""
 
     @abstractmethod
     async def release(self, caller: str, key: str, *, created_at: datetime) -> None:

@@ -129,6 +129,10 @@ class RegisterStudent:
             await uow.students.add(student)
             if claim is not None:
                 await uow.idempotency.complete(
-                    claim.caller, claim.key, student_id=student.id, snapshot=snapshot_of(student)
+                    claim.caller,
+                    claim.key,
+                    created_at=claim.created_at,
+                    student_id=student.id,
+                    snapshot=snapshot_of(student),
                 )
             await uow.commit()

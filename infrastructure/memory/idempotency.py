@@ -30,10 +30,13 @@ class InMemoryIdempotencyStore(IdempotencyStore):
             raise IdempotencyKeyInFlight()
         self.records[(record.caller, record.key)] = record
 
-    async def complete(self, caller: str, key: str, *, student_id: UUID, snapshot: str) -> None:
+    async def complete(
+        self, caller: str, key: str, *, created_at: datetime, student_id: UUID, snapshot: str
+    ) -> None:
         current = self.records.get((caller, key))
-        if current is not None:
-            self.records[(caller, key)] = replace(current, student_id=student_id, snapshot=snapshot)
+        if current is None or current.created_at != created_at:
+            raise IdempotencyKeyInFlight()
+        self.records[(caller, key)] = replace(current, student_id=student_id, snapshot=snapshot)
 
     async def release(self, caller: str, key: str, *, created_at: datetime) -> None:
         current = self.records.get((caller, key))

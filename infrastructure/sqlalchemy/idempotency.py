@@ -20,6 +20,22 @@ _THIS_KEY = sa.and_(
     table.c.caller == sa.bindparam("target_caller"), table.c.idempotency_key == sa.bindparam("target_key")
 )
 _GET = sa.select(*_COLUMNS).where(_THIS_KEY)
+# Statements built once, with every value bound by name (so PostgreSQL runs them on the driver).
+_INSERT = sa.insert(table)
+_STORED = ("caller", "idempotency_key", "fingerprint", "created_at", "expires_at", "student_id", "snapshot")
+_CLAIMED_THEN = table.c.created_at == sa.bindparam("target_created_at")
+_TAKE_OVER = (
+    sa.update(table)
+    .where(_THIS_KEY, _CLAIMED_THEN)
+    .values({name: sa.bindparam(f"new_{name}") for name in _STORED})
+)
+_COMPLETE = (
+    sa.update(table)
+    .where(_THIS_KEY, _CLAIMED_THEN)
+    .values(student_id=sa.bindparam("new_student_id"), snapshot=sa.bindparam("new_snapshot"))
+)
+_RELEASE = sa.delete(table).where(_THIS_KEY, _CLAIMED_THEN, table.c.snapshot.is_(None))
+_PURGE = sa.delete(table).where(table.c.expires_at <= sa.bindparam("now"))
 
 
 class SqlAlchemyIdempotencyStore(IdempotencyStore):
@@ -33,34 +49,46 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
 
     async def claim(self, record: IdempotencyRecord) -> None:
         try:
-            await self._session.execute(sa.insert(table).values(_values(record)))
+            await self._session.execute(_INSERT, _values(record))
         except IntegrityError:
             raise IdempotencyKeyInFlight() from None
 
     async def take_over(self, record: IdempotencyRecord, *, previous_created_at: datetime) -> None:
         result = await self._session.execute(
-            sa.update(table)
-            .where(_THIS_KEY, table.c.created_at == previous_created_at)
-            .values(_values(record)),
-            {"target_caller": record.caller, "target_key": record.key},
+            _TAKE_OVER,
+            {
+                "target_caller": record.caller,
+                "target_key": record.key,
+                "target_created_at": previous_created_at,
+                **{f"new_{name}": value for name, value in _values(record).items()},
+            },
         )
         if result.rowcount != 1:
             raise IdempotencyKeyInFlight()
 
-    async def complete(self, caller: str, key: str, *, student_id: UUID, snapshot: str) -> None:
-        await self._session.execute(
-            sa.update(table).where(_THIS_KEY).values(student_id=student_id, snapshot=snapshot),
-            {"target_caller": caller, "target_key": key},
+    async def complete(
+        self, caller: str, key: str, *, created_at: datetime, student_id: UUID, snapshot: str
+    ) -> None:
+        result = await self._session.execute(
+            _COMPLETE,
+            {
+                "target_caller": caller,
+                "target_key": key,
+                "target_created_at": created_at,
+                "new_student_id": student_id,
+                "new_snapshot": snapshot,
+            },
         )
+        if result.rowcount != 1:
+            raise IdempotencyKeyInFlight()  # taken over meanwhile: this request's work is undone
 
     async def release(self, caller: str, key: str, *, created_at: datetime) -> None:
         await self._session.execute(
-            sa.delete(table).where(_THIS_KEY, table.c.created_at == created_at, table.c.snapshot.is_(None)),
-            {"target_caller": caller, "target_key": key},
+            _RELEASE, {"target_caller": caller, "target_key": key, "target_created_at": created_at}
         )
 
     async def purge_expired(self, now: datetime) -> int:
-        result = await self._session.execute(sa.delete(table).where(table.c.expires_at <= now))
+        result = await self._session.execute(_PURGE, {"now": now})
         return int(result.rowcount)
 
 

@@ -14,6 +14,7 @@ from operator import attrgetter
 
 import pytest
 
+from application.errors import IdempotencyKeyInFlight
 from application.events import EventBus
 from application.idempotency import IdempotencyRecord
 from application.listing import SortField, SortKey, StudentFilter, StudentQuery
@@ -420,3 +421,24 @@ async def test_only_writes_the_store_accepted_are_published(uow_factory: UowFact
     assert stored is not None
     assert stored.version == 1
     assert recorder.events == []
+
+
+async def test_a_claim_taken_over_cannot_be_completed_by_its_first_owner(uow_factory: UowFactory) -> None:
+    # Found by attack: SQL completed the first claim over the taker's record; memory refused it.
+    first = _claim("alice", "order-9")
+    async with uow_factory() as uow:
+        await uow.idempotency.claim(first)
+        await uow.commit()
+    taker = replace(first, created_at=first.created_at + timedelta(minutes=5))
+    async with uow_factory() as uow:
+        await uow.idempotency.take_over(taker, previous_created_at=first.created_at)
+        await uow.commit()
+    with pytest.raises(IdempotencyKeyInFlight):
+        async with uow_factory() as uow:
+            await uow.idempotency.complete(
+                "alice", "order-9", created_at=first.created_at, student_id=a_student().id, snapshot="{}"
+            )
+            await uow.commit()
+    async with uow_factory() as uow:
+        kept = await uow.idempotency.get("alice", "order-9")
+    assert kept == taker
