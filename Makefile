@@ -64,6 +64,7 @@ bench-inprocess: install-bench
 # (bench/http_instructions.py, on the database `make bench` prepares).
 bench-instructions: install-bench
 	$(BIN)/python -m bench.instructions
+	$(BIN)/python -m bench.pool_instructions
 	$(BIN)/python -m bench.http_instructions
 
 clean:

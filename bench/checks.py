@@ -26,8 +26,10 @@ class CheckFailed(SystemExit):
         super().__init__(f"bench: check failed: {message}")
 
 
-def _request(app: App, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    headers = dict(app.headers)
+def _request(
+    app: App, method: str, path: str, body: dict[str, Any] | None = None, **extra: str
+) -> tuple[int, Any]:
+    headers = {**app.headers, **extra}
     data = None
     if body is not None:
         data = json.dumps(body).encode()
@@ -53,6 +55,13 @@ def check(scenario: Scenario, apps: dict[str, App], *, sample_id: str, token: st
         if scenario.script is Script.POINT_READS:
             status, document = _request(app, "GET", f"/students/{sample_id}")
             seen[app.name] = _student(app, document, "GET /students/{id}")
+        elif scenario.script is Script.PATCH:
+            # The same change as the script's, on the sample student; each app bumps its version.
+            status, document = _request(
+                app, "PATCH", f"/students/{sample_id}", {"cgpa": 7.25}, **{"If-Match": "*"}
+            )
+            if _student(app, document, "PATCH /students/{id}")["cgpa"] != 7.25:
+                raise CheckFailed(f"{app.name} PATCH /students/{{id}}: the CGPA was not changed")
         elif scenario.script is Script.REGISTER:
             body = {
                 "name": "Check Run",

@@ -68,3 +68,11 @@ def background_busy(seconds: float = 3.0) -> float:
     before = machine_ticks()
     time.sleep(seconds)
     return busy_cores(before, machine_ticks())
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most memory the process has held resident since it started (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return 0.0

@@ -20,7 +20,7 @@ _QUIET_SAMPLE = 2.0
 
 
 def _script_args(script: Script, ids_file: Path) -> list[str]:
-    if script is Script.POINT_READS:
+    if script in (Script.POINT_READS, Script.PATCH):
         return [str(ids_file)]
     if script is Script.REGISTER:
         # A new token for every wrk invocation, so that no email is ever sent twice.

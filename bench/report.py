@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.config import NOISE_CORES
+from bench.config import NOISE_CORES, PAGE_SIZE
 from bench.metadata import Environment
+from bench.walk import EDGE, Walk
 from bench.wrk import Measurement
 
 
@@ -124,7 +125,39 @@ def _depth_table(runs: list[Run]) -> list[str]:
     ]
 
 
-def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[str, str]) -> str:
+def _walk_table(walks: list[Walk]) -> list[str]:
+    lines = [
+        f"| app | order | pages timed | median of the first {EDGE} ms | median of the last {EDGE} ms "
+        "| last / first |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for walk in walks:
+        lines.append(
+            f"| {walk.app} | {walk.order} | {len(walk.pages)} | {walk.first_ms:.2f} | {walk.last_ms:.2f} "
+            f"| {walk.ratio:.2f}x |"
+        )
+    return lines
+
+
+def _memory_table(runs: list[Run]) -> list[str]:
+    peak: dict[str, float] = {}
+    for run in runs:
+        peak[run.app] = max(peak.get(run.app, 0.0), run.result.app_peak_rss_mb)
+    return [
+        "| app | peak RSS under load, MiB |",
+        "|---|---:|",
+        *[f"| {app} | {mb:.1f} |" for app, mb in peak.items()],
+    ]
+
+
+def markdown(
+    started: datetime,
+    env: Environment,
+    runs: list[Run],
+    apps: dict[str, str],
+    walks: list[Walk] | None = None,
+    charts: dict[str, str] | None = None,
+) -> str:
     load = env.load
     flagged = [run for run in runs if run.flags]
     disturbed = [run for run in runs if run.disturbed and not run.flags]
@@ -176,6 +209,27 @@ def markdown(started: datetime, env: Environment, runs: list[Run], apps: dict[st
         "",
         *_depth_table(runs),
         "",
+        "## Memory",
+        "",
+        *_memory_table(runs),
+        "",
+        "The most each app's process held resident (VmHWM) since it started, read after each run.",
+        "",
+    ]
+    if walks:
+        lines += [
+            f"## Walking the whole listing, {PAGE_SIZE} a page (one client, keep-alive)",
+            "",
+            *_walk_table(walks),
+            "",
+            "Every page, in turn, by its cursor (service, raw); the tutorial-style app pages with OFFSET "
+            f"and is timed on its first and last {EDGE} pages and a sample between. Each walk runs twice, "
+            "the second is kept.",
+            "",
+        ]
+    if charts:
+        lines += ["## Charts", "", *[f"![{title}]({name})" for title, name in charts.items()], ""]
+    lines += [
         "## wrk commands",
         "",
         *[f"- {run.scenario} / {run.app}: `{run.command}`" for run in runs],

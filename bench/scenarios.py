@@ -15,6 +15,7 @@ class Script(StrEnum):
     FIXED = "fixed.lua"  # the same URL every time
     POINT_READS = "point_reads.lua"  # GET /students/{random existing id}
     REGISTER = "register.lua"  # POST /students with a unique email every time
+    PATCH = "patch.lua"  # PATCH /students/{random existing id}, If-Match: *, a new CGPA
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,13 @@ def scenarios(data: Dataset) -> tuple[Scenario, ...]:
             Script.FIXED,
             (Target("service", _list_path(sort=SORTED, cursor=sorted_deep.cursor)),),
             sorted_deep.ids,
+        ),
+        # After the listings: it changes CGPAs, which would move rows in the sorted pages above.
+        Scenario(
+            "update",
+            "PATCH /students/{id} with If-Match: *, random existing ids",
+            Script.PATCH,
+            (Target("service", "/students/{id}"), Target("flat", "/students/{id}")),
         ),
         # Last: the rows it adds would shift the sorted pages above.
         Scenario(

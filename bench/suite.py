@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from bench import database, metadata, report, servers, wrk
+from bench import charts, database, metadata, report, servers, walk, wrk
 from bench.checks import check
 from bench.config import NOISE_CORES, RESULTS_DIR, App, Load, apps, load_from_env
 from bench.measure import measure, wait_for_quiet
@@ -46,7 +46,9 @@ def _progress(number: int, total: int, run: Run) -> None:
     )
 
 
-def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, workdir: Path) -> list[Run]:
+def _run_all(
+    data: database.Dataset, app_list: tuple[App, ...], load: Load, workdir: Path
+) -> tuple[list[Run], list[walk.Walk]]:
     ids_file = workdir / "ids.txt"
     ids_file.write_text("\n".join(data.point_ids) + "\n")
     plan = scenarios(data)
@@ -55,6 +57,8 @@ def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, work
     counter = SessionCounter()
     with contextlib.closing(counter), servers.running(app_list, workdir) as running:
         by_name = {name: server.app for name, server in running.items()}
+        print("bench: walking the whole listing, page by page, in each app", file=sys.stderr, flush=True)
+        walks = walk.walks(by_name, data.rows)
         for scenario in plan:
             check(scenario, by_name, sample_id=data.point_ids[0], token=secrets.token_hex(4))
             for target in scenario.targets:
@@ -69,7 +73,7 @@ def _run_all(data: database.Dataset, app_list: tuple[App, ...], load: Load, work
                     )
                 elif run.disturbed:
                     _loud(f"DISTURBED {run.scenario} / {run.app}: {run.disturbed}")
-    return runs
+    return runs, walks
 
 
 def main() -> int:
@@ -98,20 +102,29 @@ def main() -> int:
     )
     try:
         with tempfile.TemporaryDirectory(prefix="students-bench-") as workdir:
-            runs = _run_all(data, app_list, load, Path(workdir))
+            runs, walks = _run_all(data, app_list, load, Path(workdir))
     except (KeyboardInterrupt, Stopped):
         print("\nbench: interrupted; every server it started has been stopped", file=sys.stderr)
         return 130
     finally:
         asyncio.run(database.delete_posted())
     descriptions = {app.name: app.description for app in app_list}
-    text = report.markdown(started, env, runs, descriptions)
+    stem = f"{started:%Y%m%dT%H%M%SZ}"
+    RESULTS_DIR.mkdir(exist_ok=True)
+    pictures = {
+        "requests/s per app and scenario": charts.throughput(
+            runs, RESULTS_DIR / f"{stem}-throughput.png"
+        ).name,
+        "page time against depth": charts.page_depth(walks, RESULTS_DIR / f"{stem}-depth.png").name,
+    }
+    text = report.markdown(started, env, runs, descriptions, walks, pictures)
     data_out = {
         "started": started.isoformat(),
         "environment": env.as_dict(),
         "apps": descriptions,
         "dataset": {"rows": data.rows, "pages": {f"{k[0]}@{k[1]}": asdict(v) for k, v in data.pages.items()}},
         "runs": [run.as_dict() for run in runs],
+        "walks": [w.as_dict() for w in walks],
     }
     markdown_path, json_path = report.write(RESULTS_DIR, started, text, data_out)
     print(text)

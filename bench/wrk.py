@@ -42,6 +42,8 @@ class Measurement:
     wrk_cpu: float
     postgres_cpu: float
     machine_cpu: float
+    # The app's peak resident memory since it started, read after the run (MiB).
+    app_peak_rss_mb: float = 0.0
 
     @property
     def other_cpu(self) -> float:
@@ -129,4 +131,5 @@ def run(argv: list[str], app_pid: int, postmaster_pid: int, workdir: Path) -> Me
         wrk_cpu=wrk_seconds / wall,
         postgres_cpu=(postgres_after - postgres_before) / cpu.CLOCK_TICKS / wall,
         machine_cpu=cpu.busy_cores(machine_before, machine_after),
+        app_peak_rss_mb=cpu.peak_rss_mb(app_pid),
     )

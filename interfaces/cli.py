@@ -96,8 +96,12 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
     async def purge(engine: Any) -> int:
-        use_case = PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(Database(engine)), SystemClock())
-        return await use_case.execute()
+        database = Database(engine, statement_timeout=settings.db_statement_timeout)
+        try:
+            use_case = PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(database), SystemClock())
+            return await use_case.execute()
+        finally:
+            await database.dispose()
 
     purged = _database_call(settings, "purge the idempotency keys of", purge)
     print(f"{purged} expired idempotency keys removed", file=sys.stderr)

@@ -18,7 +18,7 @@ from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock
 from infrastructure.observability.metrics import count_student_events
 from infrastructure.settings import load_settings
-from infrastructure.sqlalchemy.database import Database
+from infrastructure.sqlalchemy.database import Database, close_on_shutdown
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
 from infrastructure.sqlalchemy.gate import ConnectionGate
 from infrastructure.sqlalchemy.health import DatabaseProbe, create_probe_engine, dispose_probe
@@ -60,6 +60,13 @@ class Container(containers.DeclarativeContainer):
         gate=connection_gate,
         statement_timeout=settings.provided.db_statement_timeout,
         driver_statements=settings.provided.db_driver_statements,
+        connect_timeout=settings.provided.db_pool_timeout,
+        pool_recycle=settings.provided.db_pool_recycle,
+        pre_ping=settings.provided.db_pool_pre_ping,
+    )
+    # The driver path's own connections (PostgreSQL), closed when the app shuts down.
+    database_lifetime = providers.Resource(
+        close_on_shutdown, database=database, closing_within=settings.provided.db_statement_timeout
     )
     # What acts on committed events (application/events.py), in this order. A new handler goes here.
     event_bus = providers.Singleton(EventBus, handlers=providers.List(providers.Object(count_student_events)))

@@ -91,12 +91,14 @@ async def empty_engine(engine: AsyncEngine | None) -> AsyncEngine | None:
 
 
 @pytest.fixture
-def uow_factory(
+async def uow_factory(
     empty_engine: AsyncEngine | None, memory_database: InMemoryDatabase
-) -> Callable[..., UnitOfWork]:
+) -> AsyncIterator[Callable[..., UnitOfWork]]:
     """Makes a fresh unit of work on the test's backend, as the container does per use-case;
     ``event_bus=`` gives it handlers for what it commits."""
     if empty_engine is None:
-        return lambda **options: InMemoryUnitOfWork(memory_database, **options)
-    engine = empty_engine
-    return lambda **options: SqlAlchemyUnitOfWork(Database(engine), **options)
+        yield lambda **options: InMemoryUnitOfWork(memory_database, **options)
+        return
+    database = Database(empty_engine)  # one per test, as one per process: its pool is shared
+    yield lambda **options: SqlAlchemyUnitOfWork(database, **options)
+    await database.dispose()

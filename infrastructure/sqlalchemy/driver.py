@@ -1,12 +1,14 @@
 """PostgreSQL: statements compiled once by SQLAlchemy, run on the pooled asyncpg connection itself.
 
-SQLAlchemy still builds and compiles every statement, and its pool still hands out, checks and
-replaces the connections (engine.py); only the execution skips SQLAlchemy's greenlet bridge and
-its cursor adaptation, which is most of what a point read costs this process beyond asyncpg's
-own work. A statement runs here when its compiled form needs nothing SQLAlchemy would do at run
-time: each parameter comes from the caller by name (SQLAlchemy's bind processors are applied),
-and each result column is a type asyncpg already hands back as the entity holds it. Anything
-else, and every other backend, goes through SQLAlchemy as before (session.py).
+SQLAlchemy still builds and compiles every statement; only the execution skips SQLAlchemy's
+greenlet bridge, its cursor adaptation and its pool, which were most of what a point read cost
+this process beyond asyncpg's own work (the connections come from pg_pool.py, the transaction and
+the fault handling from driver_session.py). A statement runs here when its compiled form needs
+nothing SQLAlchemy would do at run time: each parameter comes from the caller by name
+(SQLAlchemy's bind processors are applied), and each result column is a type asyncpg already
+hands back as the entity holds it. Every statement of the stores is such a statement (a test says
+so); one that is not is refused with a message that says why. Other backends, or
+``DB_DRIVER_STATEMENTS=false``, go through SQLAlchemy (session.py).
 
 A driver error becomes the SQLAlchemy exception its asyncpg dialect would have raised, with
 ``connection_invalidated`` set the same way, so that the repository (a taken email) and faults.py
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
@@ -102,7 +105,7 @@ class DriverStatements:
         if not set(names) <= set(keys):
             return None  # a value built into the statement: SQLAlchemy binds those itself
         if isinstance(statement, sa.Select):
-            if not all(_plain(column.type) for column in statement.selected_columns):
+            if not all(_plain(column.type, self._dialect) for column in statement.selected_columns):
                 return None
         elif compiled.returning:
             return None
@@ -115,52 +118,58 @@ class DriverStatements:
             returns_rows=isinstance(statement, sa.Select),
         )
 
-    async def run(
-        self, adapter: Any, plan: Plan, parameters: dict[str, Any] | None, *, transaction: bool
-    ) -> Rows:
-        """Run ``plan`` on the asyncpg connection of SQLAlchemy's ``adapter``: in its transaction
-        if ``transaction`` (a writing unit of work), else as a statement of its own (a read)."""
+    async def run(self, connection: Any, plan: Plan, parameters: dict[str, Any] | None) -> Rows:
+        """Run ``plan`` on the asyncpg ``connection``, in whatever transaction it is in."""
         arguments = plan.arguments(parameters)
         try:
-            # SQLAlchemy's adapter's own state (private): what its cursor reads before a statement.
-            if transaction and adapter._transaction is None and not adapter.autocommit:
-                # What SQLAlchemy's cursor does before a statement: BEGIN, once per transaction,
-                # on the adapter, so that its commit() and rollback() end this same transaction.
-                await adapter._start_transaction()
-            connection = adapter._connection
             if plan.returns_rows:
                 rows = await connection.fetch(plan.sql, *arguments)
                 return Rows(rows, len(rows))
             status = await connection.execute(plan.sql, *arguments)
         except Exception as error:
-            raise self.translate(error, adapter, plan.sql, arguments) from None
+            raise self.translate(error, connection, plan.sql) from None
         # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word.
         return Rows((), int(status.rpartition(" ")[2]))
 
-    def translate(self, error: Exception, adapter: Any, sql: str, arguments: list[Any]) -> Exception:
-        """``error`` as SQLAlchemy's asyncpg dialect would have raised it."""
+    def translate(self, error: Exception, connection: Any, sql: str | None = None) -> Exception:
+        """``error`` as SQLAlchemy's asyncpg dialect would have raised it (a DBAPIError whose
+        ``connection_invalidated`` says whether the connection is gone), or as it is when it is
+        not the driver's (an OSError, a timeout), as SQLAlchemy lets those through too."""
         if isinstance(error, DBAPIError | TimeoutError):
             return error
         dbapi_error: Exception = error
         if not isinstance(error, self._dbapi_error):
             try:
-                adapter._handle_exception(error)
+                # SQLAlchemy's own mapping from asyncpg's exceptions to its DBAPI ones (private).
+                AsyncAdapt_asyncpg_connection._handle_exception_no_connection(
+                    self._dialect.loaded_dbapi, error
+                )
             except Exception as translated:
                 dbapi_error = translated
         if not isinstance(dbapi_error, self._dbapi_error):
-            return dbapi_error  # not the driver's (an OSError, say): as SQLAlchemy lets it through
-        invalidated = self._dialect.is_disconnect(dbapi_error, adapter, None)  # type: ignore[arg-type]
+            return dbapi_error
+        closed = connection is not None and connection.is_closed()
+        invalidated = closed or self._dialect.is_disconnect(dbapi_error, None, None)  # type: ignore[arg-type]
         return DBAPIError.instance(
             sql,
-            arguments,
+            None,  # the values stay out of messages, as hide_parameters keeps them out elsewhere
             dbapi_error,
             self._dbapi_error,
+            hide_parameters=True,
             connection_invalidated=invalidated,
             dialect=self._dialect,
         )
 
 
-def _plain(type_: sa.types.TypeEngine[Any]) -> bool:
+def _plain(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> bool:
+    """Whether asyncpg's value for a column of this type is what SQLAlchemy would hand back."""
+    if isinstance(type_, sa.TypeDecorator) and not isinstance(type_, UtcDateTime):
+        decorator = type(type_)
+        unchanged = (
+            decorator.process_result_value is sa.TypeDecorator.process_result_value
+            and decorator.result_processor is sa.TypeDecorator.result_processor
+        )
+        return unchanged and _plain(type_.load_dialect_impl(dialect), dialect)
     if isinstance(type_, sa.Numeric):
         return bool(type_.asdecimal) and not isinstance(type_, sa.Float)
     return isinstance(type_, _PLAIN_RESULTS)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from application.errors import IdempotencyKeyInFlight
 from application.idempotency import IdempotencyRecord, IdempotencyStore
-from infrastructure.sqlalchemy.session import Session
+from infrastructure.sqlalchemy.session import Statements
 from infrastructure.sqlalchemy.tables import columns_of
 from infrastructure.sqlalchemy.tables import idempotency_keys as table
 
@@ -39,7 +39,7 @@ _PURGE = sa.delete(table).where(table.c.expires_at <= sa.bindparam("now"))
 
 
 class SqlAlchemyIdempotencyStore(IdempotencyStore):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Statements) -> None:
         self._session = session
 
     async def get(self, caller: str, key: str) -> IdempotencyRecord | None:

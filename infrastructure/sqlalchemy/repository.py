@@ -14,7 +14,7 @@ from application.ports import StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
 from domain.text import fold
-from infrastructure.sqlalchemy.session import Session
+from infrastructure.sqlalchemy.session import Statements
 from infrastructure.sqlalchemy.tables import columns_of, students
 
 # The entity's fields, by name, in its own order: a row maps with Student(*row).
@@ -66,7 +66,7 @@ def _is_email_clash(error: IntegrityError) -> bool:
 
 
 class SqlAlchemyStudentRepository(StudentRepository):
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Statements) -> None:
         super().__init__()
         self._session = session
         self._row_values_compare = session.dialect_name not in ("mysql", "mariadb")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
@@ -32,7 +32,6 @@ from sqlalchemy.util.typing import TupleAny, Unpack
 from application.errors import Overloaded
 from infrastructure.observability.metrics import DB_POOL_WAITING
 from infrastructure.sqlalchemy.database import Database
-from infrastructure.sqlalchemy.driver import Rows
 from infrastructure.sqlalchemy.faults import outage, report
 
 T = TypeVar("T")
@@ -48,6 +47,15 @@ _CHEAP_AUTOCOMMIT = frozenset({"postgresql", "sqlite"})
 _TIMED_ELSEWHERE = frozenset({"postgresql", "sqlite"})
 
 
+class Statements(Protocol):
+    """What the stores need of a session: run a statement (Session here; DriverSession on the
+    driver path) and say which database it speaks to."""
+
+    dialect_name: str
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Any: ...
+
+
 class Session:
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._engine = engine = database.engine
@@ -56,9 +64,6 @@ class Session:
         self.dialect_name = engine.dialect.name
         self._timeout = None if self.dialect_name in _TIMED_ELSEWHERE else database.statement_timeout
         self._connection: AsyncConnection | None = None
-        self._driver = database.driver
-        # SQLAlchemy's adapter of the driver connection, where statements run on it (driver.py).
-        self._adapter: Any = None
         self._in_gate = False
         self._retries = 1
         # Until a statement of a writing unit has succeeded, nothing of it can have been kept.
@@ -86,14 +91,8 @@ class Session:
             self._raise_outage(exc, connecting=True)
             raise
         try:
-            if self._driver is not None:
-                # The checked-out connection's adapter, read without a trip through SQLAlchemy's
-                # greenlet (get_raw_connection() takes one): it was just checked out, and valid.
-                self._adapter = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
             if not self._read_only:
                 await connection.begin()
-            elif self._driver is not None:
-                pass  # a statement on the driver outside a transaction is committed by itself
             elif self.dialect_name in _CHEAP_AUTOCOMMIT:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
             # Elsewhere (MariaDB/MySQL) the first SELECT opens a transaction implicitly and
@@ -103,22 +102,11 @@ class Session:
             raise
         return connection
 
-    async def execute(
-        self, statement: Executable, parameters: Any = None
-    ) -> CursorResult[Unpack[TupleAny]] | Rows:
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Unpack[TupleAny]]:
         connection = self._open_connection()
         try:
-            plan = self._driver.plan(statement, parameters) if self._driver is not None else None
-            if plan is not None and self._driver is not None:
-                result: CursorResult[Unpack[TupleAny]] | Rows = await self._driver.run(
-                    self._adapter, plan, parameters, transaction=not self._read_only
-                )
-            else:
-                result = await self._bounded(connection.execute(statement, parameters))
+            result = await self._bounded(connection.execute(statement, parameters))
         except Exception as exc:
-            if isinstance(exc, DBAPIError) and exc.connection_invalidated and self._driver is not None:
-                # SQLAlchemy invalidates a connection it finds dead; on the driver path, we do.
-                await self._discard(connection)
             if isinstance(exc, TimeoutError):
                 # Its protocol state is unknown (a reply may still be on its way): never reuse it.
                 await self._discard(connection)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from application.events import NO_HANDLERS, EventBus
 from application.ports import UnitOfWork
 from infrastructure.sqlalchemy.database import Database
+from infrastructure.sqlalchemy.driver_session import DriverSession
 from infrastructure.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from infrastructure.sqlalchemy.repository import SqlAlchemyStudentRepository
 from infrastructure.sqlalchemy.session import Session
@@ -23,12 +24,16 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._database = database
         self.event_bus = event_bus
         self._read_only = read_only
-        self._session: Session | None = None
+        self._session: Session | DriverSession | None = None
 
     async def _begin(self) -> None:
         if self._session is not None:
             raise RuntimeError("this unit of work is already in use")
-        session = Session(self._database, read_only=self._read_only)
+        session: Session | DriverSession = (
+            DriverSession(self._database, read_only=self._read_only)
+            if self._database.pool is not None
+            else Session(self._database, read_only=self._read_only)
+        )
         await session.open()
         self._session = session
         self.students = SqlAlchemyStudentRepository(session)

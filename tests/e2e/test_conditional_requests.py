@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.events import EventBus
 from domain.events import DomainEvent
-from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from interfaces.container import Container
 from tests.support.api import assert_problem, create
@@ -204,7 +203,7 @@ async def test_writers_that_all_read_the_same_version_give_one_winner(
 ) -> None:
     student = await create(client)
     ReadThenWait.barrier = asyncio.Barrier(10)
-    container.unit_of_work.override(providers.Factory(ReadThenWait, database=Database(engine)))
+    container.unit_of_work.override(providers.Factory(ReadThenWait, database=container.database))
 
     async def patch(i: int) -> int:
         response = await client.patch(

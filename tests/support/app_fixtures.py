@@ -4,7 +4,7 @@ A pytest plugin (tests/conftest.py loads it), so that every suite that goes thro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -39,9 +39,11 @@ def container(empty_engine: AsyncEngine | None, memory_database: InMemoryDatabas
 
 
 @pytest.fixture
-def app(container: Container) -> Iterator[FastAPI]:
+async def app(container: Container) -> AsyncIterator[FastAPI]:
     yield create_app(container)
     container.unwire()
+    # The lifespan is not run: close the database's own connections (PostgreSQL's driver path).
+    await container.database().dispose()
 
 
 def _client(app: FastAPI, headers: dict[str, str]) -> httpx.AsyncClient:

@@ -124,6 +124,7 @@ async def close_app(
     to the process: the last container wired serves every app, and unwiring leaves none."""
     await client.aclose()
     container.unwire()
+    await container.database().dispose()
     await container.engine().dispose()
     await container.probe_engine().dispose()
     if rewire is not None:

@@ -33,3 +33,14 @@ def create_student(db: Session, student: schemas.StudentCreate) -> models.Studen
     db.commit()
     db.refresh(db_student)
     return db_student
+
+
+def update_student(db: Session, db_student: models.Student, student: schemas.StudentUpdate) -> models.Student:
+    # The tutorial's update: copy the fields the client sent onto the row, commit, refresh.
+    for field, value in student.model_dump(exclude_unset=True).items():
+        setattr(db_student, field, value)
+    db_student.version += 1
+    db_student.updated_at = models.now()
+    db.commit()
+    db.refresh(db_student)
+    return db_student

@@ -47,3 +47,11 @@ def read_student(student_id: uuid.UUID, db: SessionDep) -> models.Student:
     if db_student is None:
         raise HTTPException(status_code=404, detail="Student not found")
     return db_student
+
+
+@app.patch("/students/{student_id}", response_model=schemas.Student)
+def update_student(student_id: uuid.UUID, student: schemas.StudentUpdate, db: SessionDep) -> models.Student:
+    db_student = crud.get_student(db, student_id=student_id)
+    if db_student is None:
+        raise HTTPException(status_code=404, detail="Student not found")
+    return crud.update_student(db, db_student=db_student, student=student)

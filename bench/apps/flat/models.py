@@ -15,7 +15,7 @@ from domain.ids import UuidV7Generator
 _ids = UuidV7Generator()
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -28,6 +28,6 @@ class Student(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     department: Mapped[str] = mapped_column(String(10))
     cgpa: Mapped[Decimal] = mapped_column(Numeric(4, 2))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)
     version: Mapped[int] = mapped_column(default=1)

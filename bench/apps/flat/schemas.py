@@ -17,6 +17,13 @@ class StudentCreate(StudentBase):
     cgpa: Decimal = Field(ge=0, le=10, decimal_places=2)
 
 
+class StudentUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    email: str | None = Field(None, max_length=254)
+    department: str | None = Field(None, min_length=2, max_length=10)
+    cgpa: Decimal | None = Field(None, ge=0, le=10, decimal_places=2)
+
+
 class Student(StudentBase):
     model_config = ConfigDict(from_attributes=True)
 

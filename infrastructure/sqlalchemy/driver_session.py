@@ -1,0 +1,164 @@
+"""A unit of work's hold on a PostgreSQL connection on the driver path: the same rules, less code.
+
+The promises of session.py hold here unchanged (the same fair queue, a dead connection replaced
+before anything is sent on it, one retry where nothing could run twice, outages as 503s through
+faults.py); what differs is whose code keeps them. The connection is asyncpg's, from pg_pool.py;
+statements are SQLAlchemy's, compiled once (driver.py); the transaction is asyncpg's, begun at
+the first statement of a writing unit of work, so that a read is one round trip and a write
+is BEGIN, its statements and COMMIT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+from infrastructure.observability.metrics import DB_POOL_WAITING
+from infrastructure.sqlalchemy.database import Database
+from infrastructure.sqlalchemy.driver import DriverStatements, Rows
+from infrastructure.sqlalchemy.faults import outage, report
+from infrastructure.sqlalchemy.pg_pool import PgPool
+
+
+class DriverSession:
+    dialect_name = "postgresql"
+
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
+        if database.pool is None or database.driver is None:
+            raise RuntimeError("the driver path is for PostgreSQL on asyncpg (database.py)")
+        self._pool: PgPool = database.pool
+        self._driver: DriverStatements = database.driver
+        self._gate = database.gate
+        self._read_only = read_only
+        self._connection: Any = None
+        self._transaction: Any = None
+        self._broken = False
+        self._in_gate = False
+        self._retries = 1
+        # Until a statement of a writing unit has succeeded, nothing of it can have been kept.
+        self._sent_nothing = True
+
+    async def open(self) -> None:
+        if self._connection is not None:
+            raise RuntimeError("this session is already open")
+        with DB_POOL_WAITING.track_inprogress():
+            if self._gate is not None:
+                await self._gate.enter()
+                self._in_gate = True
+            try:
+                self._connection = await self._connect()
+            except BaseException:
+                self._leave_gate()
+                raise
+
+    async def _connect(self) -> Any:
+        try:
+            return await self._pool.acquire()
+        except Exception as exc:
+            _raise_outage(self._driver.translate(exc, None), connecting=True)
+            raise
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Rows:
+        plan = self._driver.plan(statement, parameters)
+        if plan is None:
+            raise RuntimeError(
+                "this statement cannot run on the driver path: bind every value by name "
+                "(sa.bindparam) and select only columns asyncpg decodes plainly (driver.py)"
+            )
+        connection = self._open_connection()
+        try:
+            if not self._read_only and self._transaction is None:
+                transaction = connection.transaction()
+                try:
+                    await transaction.start()
+                except Exception as exc:
+                    raise self._driver.translate(exc, connection, "BEGIN") from None
+                self._transaction = transaction
+            result = await self._driver.run(connection, plan, parameters)
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                # Gone, or in a state nobody knows (a reply may still be on its way): never reused.
+                self._discard()
+            if self._may_run_again(exc):
+                self._retries -= 1
+                await self._reconnect()
+                return await self.execute(statement, parameters)
+            _raise_outage(exc)
+            raise
+        self._sent_nothing = False
+        return result
+
+    def _may_run_again(self, exc: Exception) -> bool:
+        dead = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        return dead and self._retries > 0 and (self._read_only or self._sent_nothing)
+
+    async def _reconnect(self) -> None:
+        self._give_back()
+        self._connection = await self._connect()
+
+    async def commit(self) -> None:
+        connection = self._open_connection()
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            return
+        try:
+            await transaction.commit()
+        except Exception as exc:
+            translated = self._driver.translate(exc, connection, "COMMIT")
+            if isinstance(exc, TimeoutError) or connection.is_closed():
+                self._discard()
+            _raise_outage(translated, committing=True)
+            raise translated from None
+
+    async def rollback(self) -> None:
+        """Discard the transaction. On a connection that is gone there is nothing to discard (the
+        server ended the transaction with it), and no error may hide the one being handled."""
+        transaction, self._transaction = self._transaction, None
+        if transaction is None or self._connection is None or self._connection.is_closed():
+            return
+        try:
+            await transaction.rollback()
+        except Exception:
+            # Whatever stopped the ROLLBACK (a connection gone, or busy with a statement that was
+            # cancelled), closing the connection ends the transaction on the server all the same.
+            self._discard()
+
+    async def close(self) -> None:
+        try:
+            await self.rollback()
+        finally:
+            self._give_back()
+            self._leave_gate()
+
+    def _open_connection(self) -> Any:
+        if self._connection is None:
+            raise RuntimeError("the unit of work's block has not begun or has ended")
+        return self._connection
+
+    def _discard(self) -> None:
+        self._broken = True
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.terminate()
+
+    def _give_back(self) -> None:
+        connection, self._connection = self._connection, None
+        self._transaction = None
+        if connection is not None:
+            self._pool.release(connection, broken=self._broken)
+        self._broken = False
+
+    def _leave_gate(self) -> None:
+        if self._in_gate and self._gate is not None:
+            self._in_gate = False
+            self._gate.leave()
+
+
+def _raise_outage(exc: Exception, *, connecting: bool = False, committing: bool = False) -> None:
+    translated = outage(exc, connecting=connecting, committing=committing)
+    if translated is not None:
+        report(exc, translated)
+        raise translated from None
