@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import database
+from bench import database, servers
 from bench.config import POST_EMAIL_DOMAIN, App, apps, child_env
 from bench.metadata import git_state, write_report
 from bench.processes import spawn, stop
@@ -41,6 +41,7 @@ class Request:
     path: str
     body: bytes | None = None
     status: int = 200
+    if_match: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,14 @@ def _scenarios(data: database.Dataset) -> tuple[Scenario, ...]:
                 "department": "CS", "cgpa": 7.5}  # fmt: skip
         return Request("POST", "/students", json.dumps(body).encode(), status=201)
 
+    def update(i: int) -> Request:
+        body = json.dumps({"cgpa": 5 + (i % 500) / 100}).encode()
+        return Request("PATCH", f"/students/{ids[i % len(ids)]}", body, if_match="*")
+
     return (
         Scenario("GET /students/{id}", point_read),
         Scenario("GET /students?limit=50", lambda i: Request("GET", "/students?limit=50")),
+        Scenario("PATCH /students/{id} (If-Match: *)", update, apps=("service", "flat")),
         Scenario("POST /students", register, apps=("service", "flat")),
     )
 
@@ -82,6 +88,8 @@ def _send(connection: http.client.HTTPConnection, app: App, request: Request) ->
     headers = {**app.headers, "Host": f"127.0.0.1:{app.port}"}
     if request.body is not None:
         headers["Content-Type"] = "application/json"
+    if request.if_match is not None:
+        headers["If-Match"] = request.if_match
     connection.request(request.method, request.path, body=request.body, headers=headers)
     response = connection.getresponse()
     response.read()
@@ -113,6 +121,8 @@ def _total(dump: Path) -> int:
 
 def _count(app: App, scenario: Scenario, workdir: Path) -> int:
     """Instructions the app's process spent on REQUESTS requests of the scenario, warm."""
+    if servers.port_in_use(app.port):
+        raise SystemExit(f"bench: port {app.port} is in use (another bench running?); {app.name} needs it")
     out = workdir / f"{app.name}.callgrind"
     log = (workdir / f"{app.name}.log").open("wb")
     # A fixed hash seed: dict and set layouts, and so the counts, the same from run to run.

@@ -45,7 +45,7 @@ def uvicorn_argv(app: App) -> list[str]:
     return argv
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
@@ -77,7 +77,7 @@ def _wait_until_ready(server: Server) -> None:
 @contextmanager
 def running(apps: tuple[App, ...], workdir: Path) -> Iterator[dict[str, Server]]:
     """Start every app, wait until each answers, and stop all of them on the way out."""
-    busy = [f"{app.name} ({app.port})" for app in apps if _port_in_use(app.port)]
+    busy = [f"{app.name} ({app.port})" for app in apps if port_in_use(app.port)]
     if busy:
         raise SystemExit(f"bench: port already in use, stop whatever listens there: {', '.join(busy)}")
     servers: dict[str, Server] = {}
