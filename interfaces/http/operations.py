@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import Response
@@ -202,6 +203,17 @@ def _foldable(dependant: Dependant, *, has_body: bool) -> list[Dependant]:
     return subs if len(subs) == len(dependant.dependencies) else []
 
 
+def _only_path_parameters(dependant: Dependant, folded: list[Dependant]) -> bool:
+    """Whether, its folded dependencies aside, the endpoint takes only path parameters."""
+    return (
+        len(folded) == len(dependant.dependencies)
+        and dependant.request_param_name is None
+        and not (dependant.query_params or dependant.header_params or dependant.cookie_params)
+        and not (dependant.body_params or dependant.response_param_name)
+        and not (dependant.background_tasks_param_name or dependant.security_scopes_param_name)
+    )
+
+
 def _without(dependant: Dependant, folded: list[Dependant]) -> Dependant:
     """``dependant`` without ``folded``, whose endpoint gets their values from the request."""
     endpoint = dependant.call
@@ -288,7 +300,9 @@ class Operation(APIRoute):
             handler = super().get_route_handler()
         finally:
             self.dependant = full
-        calls = [(sub.name, sub.call) for sub in folded]
+        calls = [(str(sub.name), sub.call) for sub in folded]  # named: _takes_only_the_request
+        if folded and _only_path_parameters(full, folded) and self.body_field is None:
+            return self._direct(full, calls)
 
         async def exact(request: Request) -> Response:
             request = _ExactJsonRequest(request.scope, request.receive)
@@ -297,6 +311,27 @@ class Operation(APIRoute):
             return await handler(request)
 
         return exact
+
+    @staticmethod
+    def _direct(
+        dependant: Dependant, calls: list[tuple[str, Any]]
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The whole handler, where all a route takes is its path and folded dependencies: what
+        FastAPI's handler would do for it (the dependencies, then the path parameters, refused
+        together as its RequestValidationError), without its per-request set-up around them."""
+        endpoint = dependant.call
+        assert endpoint is not None
+        path_params = dependant.path_params
+
+        async def direct(request: Request) -> Response:
+            values = {name: await call(request) for name, call in calls}
+            path_values, errors = request_params_to_args(path_params, request.path_params)
+            if errors:
+                raise RequestValidationError(errors)
+            response: Response = await endpoint(**path_values, **values)
+            return response
+
+        return direct
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = self._refusal(scope)

@@ -436,3 +436,28 @@ async def test_a_problem_lists_at_most_twenty_field_errors(client: httpx.AsyncCl
     problem = assert_problem(response, 422)
     assert len(problem["errors"]) == 20
     assert problem["detail"].endswith("; and 40 more")
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "{01890a5d-ac96-774b-bcce-b302099a8057}", ""])
+async def test_a_bad_id_is_refused_alike_by_every_operation(client: httpx.AsyncClient, bad_id: str) -> None:
+    # GET and DELETE take only their path and run without FastAPI's solver (operations.py): their
+    # refusal must be the one FastAPI gives PUT and PATCH, field for field.
+    path = f"/students/{bad_id}"
+    if not bad_id:
+        assert (await client.get(path)).status_code in (200, 404)  # "/students/" is another route
+        return
+    headers = {"if-match": "*"}
+    refusals = [
+        await client.get(path),
+        await client.delete(path, headers=headers),
+        await client.put(
+            path, json={"name": "A", "email": "a@example.org", "department": "CS", "cgpa": 1}, headers=headers
+        ),
+        await client.patch(path, json={"cgpa": 1}, headers=headers),
+    ]
+    documents = [assert_problem(response, 422) for response in refusals]
+    path_errors = [[e for e in d["errors"] if e["location"] == "path"] for d in documents]
+    assert all(errors == path_errors[0] for errors in path_errors), path_errors
+    assert path_errors[0]
+    assert path_errors[0][0]["field"] == "student_id"
+    assert {d["type"] for d in documents} == {documents[0]["type"]}
