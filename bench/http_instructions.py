@@ -64,7 +64,7 @@ def _scenarios(data: database.Dataset) -> tuple[Scenario, ...]:
         return Request("POST", "/students", json.dumps(body).encode(), status=201)
 
     def update(i: int) -> Request:
-        body = json.dumps({"cgpa": 5 + (i % 500) / 100}).encode()
+        body = b'{"cgpa":%d.%02d}' % (5 + i % 5, i % 100)  # two decimals, as a CGPA has
         return Request("PATCH", f"/students/{ids[i % len(ids)]}", body, if_match="*")
 
     return (
