@@ -92,11 +92,11 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     from application.use_cases.purge_idempotency_keys import PurgeExpiredIdempotencyKeys
     from infrastructure.clock import SystemClock
-    from infrastructure.sqlalchemy.database import Database
+    from infrastructure.sqlalchemy.database import database_for
     from infrastructure.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
     async def purge(engine: Any) -> int:
-        database = Database(engine, statement_timeout=settings.db_statement_timeout)
+        database = database_for(engine, settings)
         try:
             use_case = PurgeExpiredIdempotencyKeys(SqlAlchemyUnitOfWork(database), SystemClock())
             return await use_case.execute()

@@ -18,7 +18,7 @@ from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock
 from infrastructure.observability.metrics import count_student_events
 from infrastructure.settings import load_settings
-from infrastructure.sqlalchemy.database import Database, close_on_shutdown
+from infrastructure.sqlalchemy.database import close_on_shutdown, database_for
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
 from infrastructure.sqlalchemy.gate import ConnectionGate
 from infrastructure.sqlalchemy.health import DatabaseProbe, create_probe_engine, dispose_probe
@@ -54,16 +54,7 @@ class Container(containers.DeclarativeContainer):
 
     # Factories: every use-case call gets a unit of work of its own, never shared between requests.
     # Resolved once: a factory argument read from settings would be looked up on every call.
-    database = providers.Singleton(
-        Database,
-        engine=engine,
-        gate=connection_gate,
-        statement_timeout=settings.provided.db_statement_timeout,
-        driver_statements=settings.provided.db_driver_statements,
-        connect_timeout=settings.provided.db_pool_timeout,
-        pool_recycle=settings.provided.db_pool_recycle,
-        pre_ping=settings.provided.db_pool_pre_ping,
-    )
+    database = providers.Singleton(database_for, engine=engine, settings=settings, gate=connection_gate)
     # The driver path's own connections (PostgreSQL), closed when the app shuts down.
     database_lifetime = providers.Resource(
         close_on_shutdown, database=database, closing_within=settings.provided.db_statement_timeout

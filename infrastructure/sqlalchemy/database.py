@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infrastructure.settings import Settings
 from infrastructure.sqlalchemy.driver import DriverStatements
 from infrastructure.sqlalchemy.gate import ConnectionGate
 from infrastructure.sqlalchemy.pg_pool import PgPool
@@ -50,8 +51,13 @@ class Database:
         import asyncpg
 
         _, options = self.engine.dialect.create_connect_args(self.engine.url)
+        cache_size = options.get("prepared_statement_cache_size")
         for name in _DIALECT_ONLY:
             options.pop(name, None)
+        if cache_size is not None:
+            # SQLAlchemy's statement cache is asyncpg's here: ?prepared_statement_cache_size=0
+            # (what a pgbouncer in transaction mode needs) turns asyncpg's off.
+            options["statement_cache_size"] = int(cache_size)
         options["timeout"] = self.connect_timeout
         if self.statement_timeout is not None:
             options["command_timeout"] = self.statement_timeout
@@ -80,3 +86,16 @@ async def close_on_shutdown(database: Database, closing_within: float) -> AsyncI
             logger.warning(
                 "closing the database connections took over %g s; left to the system", closing_within
             )
+
+
+def database_for(engine: AsyncEngine, settings: Settings, gate: ConnectionGate | None = None) -> Database:
+    """The Database the settings describe, for the container and the command line alike."""
+    return Database(
+        engine,
+        gate=gate,
+        statement_timeout=settings.db_statement_timeout,
+        driver_statements=settings.db_driver_statements,
+        connect_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+        pre_ping=settings.db_pool_pre_ping,
+    )

@@ -17,6 +17,8 @@ A driver error becomes the SQLAlchemy exception its asyncpg dialect would have r
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,10 @@ from sqlalchemy.sql import Executable
 
 from infrastructure.sqlalchemy.tables import UtcDateTime
 
+# DB_ECHO's logger (infrastructure/observability/logging.py): statements run here are logged on
+# it as SQLAlchemy logs those it runs itself, values left out.
+_echo = logging.getLogger("sqlalchemy.engine.Engine")
+
 # Result types asyncpg decodes into what the entities hold, with no processing by SQLAlchemy.
 _PLAIN_RESULTS: tuple[type[sa.types.TypeEngine[Any]], ...] = (
     sa.Uuid,
@@ -36,8 +42,8 @@ _PLAIN_RESULTS: tuple[type[sa.types.TypeEngine[Any]], ...] = (
     sa.Integer,
     UtcDateTime,  # PostgreSQL's timestamptz arrives as an aware UTC datetime (tables.py)
 )
-# Plans are kept for statements built once (at import, or per shape of a listing): more than
-# this many distinct statements means some are built per call, and those run through SQLAlchemy.
+# Plans are kept for statements built once (at import, or per shape of a listing), the least
+# recently used dropped beyond this many: a statement built per call is compiled per call.
 _MAX_PLANS = 2048
 
 
@@ -82,18 +88,19 @@ class DriverStatements:
 
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
-        self._plans: dict[Executable, Plan | None] = {}
+        self._plans: OrderedDict[Executable, Plan | None] = OrderedDict()
         dbapi = dialect.loaded_dbapi
         self._dbapi_error: type[Exception] = dbapi.Error
 
     def plan(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:
         try:
-            return self._plans[statement]
+            plan = self._plans[statement]
         except KeyError:
-            pass
-        plan = self._make(statement, parameters)
-        if len(self._plans) < _MAX_PLANS:
-            self._plans[statement] = plan
+            plan = self._plans[statement] = self._make(statement, parameters)
+            if len(self._plans) > _MAX_PLANS:
+                self._plans.popitem(last=False)
+            return plan
+        self._plans.move_to_end(statement)
         return plan
 
     def _make(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:
@@ -121,6 +128,9 @@ class DriverStatements:
     async def run(self, connection: Any, plan: Plan, parameters: dict[str, Any] | None) -> Rows:
         """Run ``plan`` on the asyncpg ``connection``, in whatever transaction it is in."""
         arguments = plan.arguments(parameters)
+        if _echo.isEnabledFor(logging.INFO):
+            _echo.info("%s", plan.sql)
+            _echo.info("[on asyncpg's connection] [SQL parameters hidden]")
         try:
             if plan.returns_rows:
                 rows = await connection.fetch(plan.sql, *arguments)

@@ -75,10 +75,17 @@ class DriverSession:
                 try:
                     await transaction.start()
                 except Exception as exc:
+                    # asyncpg may still count the failed BEGIN as its transaction: never reuse.
+                    self._discard()
                     raise self._driver.translate(exc, connection, "BEGIN") from None
                 self._transaction = transaction
             result = await self._driver.run(connection, plan, parameters)
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                # Cancelled mid-statement (or mid-BEGIN): the server may be acting on what was
+                # sent and its reply is still on the way. Nobody may use this connection again.
+                self._discard()
+                raise
             if isinstance(exc, TimeoutError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
                 # Gone, or in a state nobody knows (a reply may still be on its way): never reused.
                 self._discard()
@@ -106,7 +113,10 @@ class DriverSession:
             return
         try:
             await transaction.commit()
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                self._discard()  # cancelled: whether the COMMIT was carried out is unknown
+                raise
             translated = self._driver.translate(exc, connection, "COMMIT")
             if isinstance(exc, TimeoutError) or connection.is_closed():
                 self._discard()
@@ -121,7 +131,7 @@ class DriverSession:
             return
         try:
             await transaction.rollback()
-        except Exception:
+        except BaseException:
             # Whatever stopped the ROLLBACK (a connection gone, or busy with a statement that was
             # cancelled), closing the connection ends the transaction on the server all the same.
             self._discard()

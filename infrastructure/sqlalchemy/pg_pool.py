@@ -73,7 +73,7 @@ class PgPool:
         DB_POOL_IN_USE.dec()
         opened_at, generation = self._lent.pop(id(connection), (time.monotonic(), -1))
         stale = generation != self._generation
-        keep = not (broken or stale or connection.is_closed() or connection.is_in_transaction())
+        keep = not (broken or stale or connection.is_closed() or _unfinished(connection))
         if keep and len(self._idle) < self._size:
             self._idle.append((connection, opened_at))
         else:
@@ -96,12 +96,15 @@ class PgPool:
     def _too_old(self, opened_at: float) -> bool:
         return self._recycle is not None and time.monotonic() - opened_at > self._recycle
 
-    @staticmethod
-    async def _answers(connection: Any) -> bool:
+    async def _answers(self, connection: Any) -> bool:
         try:
             await connection.fetchrow(";")
         except Exception:
             return False
+        except BaseException:
+            # Cancelled while pinging: the connection is nobody's now; close it, then go on.
+            connection.terminate()
+            raise
         return True
 
     def _close_soon(self, connection: Any) -> None:
@@ -119,3 +122,9 @@ class PgPool:
         except Exception:
             with contextlib.suppress(Exception):
                 connection.terminate()
+
+
+def _unfinished(connection: Any) -> bool:
+    """In a transaction, by the server's word or by asyncpg's own record (private), which a BEGIN
+    whose answer never came (a cancelled one) leaves set before the server has said anything."""
+    return bool(connection.is_in_transaction()) or getattr(connection, "_top_xact", None) is not None

@@ -45,6 +45,7 @@ _UPDATE = (
     .values({name: sa.bindparam(f"new_{name}") for name in _WRITABLE})
 )
 _DELETE = sa.delete(students).where(students.c.id == sa.bindparam("target_id"))
+_DELETE_AT_VERSION = _DELETE.where(students.c.version == sa.bindparam("expected_version"))
 
 
 def _row_values(student: Student) -> dict[str, Any]:
@@ -122,7 +123,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
         statement = _DELETE
         params: dict[str, Any] = {"target_id": student_id}
         if expected_version is not None:
-            statement = statement.where(students.c.version == sa.bindparam("expected_version"))
+            statement = _DELETE_AT_VERSION
             params["expected_version"] = expected_version
         result = await self._session.execute(statement, params)
         if result.rowcount == 0:
