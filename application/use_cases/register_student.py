@@ -123,9 +123,8 @@ class RegisterStudent:
 
     async def _store(self, student: Student, claim: IdempotencyRecord | None) -> None:
         async with self._uow as uow:
-            # A friendly early answer; the store's unique index still settles races.
-            if await uow.students.get_by_email(student.email) is not None:
-                raise EmailAlreadyRegistered(student.email)
+            # The store's unique index refuses a taken email (EmailAlreadyRegistered), races
+            # included: no read before the write, which would cost a round trip on every POST.
             await uow.students.add(student)
             if claim is not None:
                 await uow.idempotency.complete(
