@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
-from infrastructure.observability.metrics import DB_POOL_WAITING
 from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.driver import DriverStatements, Rows
-from infrastructure.sqlalchemy.faults import outage, report
 from infrastructure.sqlalchemy.pg_pool import PgPool
+from infrastructure.sqlalchemy.session import may_run_again, raise_outage, through_gate
 
 
 class DriverSession:
@@ -44,21 +43,14 @@ class DriverSession:
     async def open(self) -> None:
         if self._connection is not None:
             raise RuntimeError("this session is already open")
-        with DB_POOL_WAITING.track_inprogress():
-            if self._gate is not None:
-                await self._gate.enter()
-                self._in_gate = True
-            try:
-                self._connection = await self._connect()
-            except BaseException:
-                self._leave_gate()
-                raise
+        self._connection = await through_gate(self._gate, self._connect)
+        self._in_gate = self._gate is not None
 
     async def _connect(self) -> Any:
         try:
             return await self._pool.acquire()
         except Exception as exc:
-            _raise_outage(self._driver.translate(exc, None), connecting=True)
+            raise_outage(self._driver.translate(exc, None), connecting=True)
             raise
 
     async def execute(self, statement: Executable, parameters: Any = None) -> Rows:
@@ -93,14 +85,13 @@ class DriverSession:
                 self._retries -= 1
                 await self._reconnect()
                 return await self.execute(statement, parameters)
-            _raise_outage(exc)
+            raise_outage(exc)
             raise
         self._sent_nothing = False
         return result
 
     def _may_run_again(self, exc: Exception) -> bool:
-        dead = isinstance(exc, DBAPIError) and exc.connection_invalidated
-        return dead and self._retries > 0 and (self._read_only or self._sent_nothing)
+        return may_run_again(exc, self._retries, read_only=self._read_only, sent_nothing=self._sent_nothing)
 
     async def _reconnect(self) -> None:
         self._give_back()
@@ -120,7 +111,7 @@ class DriverSession:
             translated = self._driver.translate(exc, connection, "COMMIT")
             if isinstance(exc, TimeoutError) or connection.is_closed():
                 self._discard()
-            _raise_outage(translated, committing=True)
+            raise_outage(translated, committing=True)
             raise translated from None
 
     async def rollback(self) -> None:
@@ -165,10 +156,3 @@ class DriverSession:
         if self._in_gate and self._gate is not None:
             self._in_gate = False
             self._gate.leave()
-
-
-def _raise_outage(exc: Exception, *, connecting: bool = False, committing: bool = False) -> None:
-    translated = outage(exc, connecting=connecting, committing=committing)
-    if translated is not None:
-        report(exc, translated)
-        raise translated from None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import CursorResult
@@ -33,6 +33,7 @@ from application.errors import Overloaded
 from infrastructure.observability.metrics import DB_POOL_WAITING
 from infrastructure.sqlalchemy.database import Database
 from infrastructure.sqlalchemy.faults import outage, report
+from infrastructure.sqlalchemy.gate import ConnectionGate
 
 T = TypeVar("T")
 
@@ -72,15 +73,8 @@ class Session:
     async def open(self) -> None:
         if self._connection is not None:
             raise RuntimeError("this session is already open")
-        with DB_POOL_WAITING.track_inprogress():
-            if self._gate is not None:
-                await self._gate.enter()
-                self._in_gate = True
-            try:
-                self._connection = await self._connect()
-            except BaseException:
-                self._leave_gate()
-                raise
+        self._connection = await through_gate(self._gate, self._connect)
+        self._in_gate = self._gate is not None
 
     async def _connect(self) -> AsyncConnection:
         try:
@@ -88,7 +82,7 @@ class Session:
         except PoolTimeout:
             raise Overloaded() from None
         except Exception as exc:
-            self._raise_outage(exc, connecting=True)
+            raise_outage(exc, connecting=True)
             raise
         try:
             if not self._read_only:
@@ -114,14 +108,13 @@ class Session:
                 self._retries -= 1
                 await self._reconnect()
                 return await self.execute(statement, parameters)
-            self._raise_outage(exc)
+            raise_outage(exc)
             raise
         self._sent_nothing = False
         return result
 
     def _may_run_again(self, exc: Exception) -> bool:
-        dead = isinstance(exc, DBAPIError) and exc.connection_invalidated
-        return dead and self._retries > 0 and (self._read_only or self._sent_nothing)
+        return may_run_again(exc, self._retries, read_only=self._read_only, sent_nothing=self._sent_nothing)
 
     async def _reconnect(self) -> None:
         connection, self._connection = self._connection, None
@@ -144,7 +137,7 @@ class Session:
         except Exception as exc:
             if isinstance(exc, TimeoutError):
                 await self._discard(connection)
-            self._raise_outage(exc, committing=True)
+            raise_outage(exc, committing=True)
             raise
 
     async def rollback(self) -> None:
@@ -184,14 +177,35 @@ class Session:
         with contextlib.suppress(Exception):
             await connection.invalidate()
 
-    @staticmethod
-    def _raise_outage(exc: Exception, *, connecting: bool = False, committing: bool = False) -> None:
-        translated = outage(exc, connecting=connecting, committing=committing)
-        if translated is not None:
-            report(exc, translated)
-            raise translated from None
-
     def _leave_gate(self) -> None:
         if self._in_gate and self._gate is not None:
             self._in_gate = False
             self._gate.leave()
+
+
+async def through_gate(gate: ConnectionGate | None, connect: Callable[[], Awaitable[T]]) -> T:
+    """A connection from ``connect``, once ``gate`` lets the caller through (in its turn, or 503);
+    the permit is given back if no connection comes. The caller gives it back after the work."""
+    with DB_POOL_WAITING.track_inprogress():
+        if gate is not None:
+            await gate.enter()
+        try:
+            return await connect()
+        except BaseException:
+            if gate is not None:
+                gate.leave()
+            raise
+
+
+def may_run_again(exc: Exception, retries: int, *, read_only: bool, sent_nothing: bool) -> bool:
+    """The retry rule: a dead connection, a retry left, and nothing that could run twice."""
+    dead = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return dead and retries > 0 and (read_only or sent_nothing)
+
+
+def raise_outage(exc: Exception, *, connecting: bool = False, committing: bool = False) -> None:
+    """Raise the application error ``exc`` amounts to, if it is an outage (faults.py); else return."""
+    translated = outage(exc, connecting=connecting, committing=committing)
+    if translated is not None:
+        report(exc, translated)
+        raise translated from None
