@@ -18,19 +18,29 @@ is looked for are compared in the same form:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Control, format, surrogate, private use, unassigned; line and paragraph separators.
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_CONTROLS = "must not contain control or invisible formatting characters"
 _JOINERS = frozenset({"\u200c", "\u200d"})  # zero-width non-joiner, zero-width joiner
 # Code points of visible categories that render as nothing: the Hangul fillers, the braille blank.
 _BLANK_LOOKING = frozenset({"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"})
 # Letters, numbers, punctuation, symbols: what can be seen (marks only decorate one of these).
 _VISIBLE = frozenset("LNPS")
 
+# ASCII text (``str.isascii()`` is a flag CPython keeps, free to ask) takes these shortcuts, which
+# give what the Unicode rules give for it: its only space separator is " ", its only unprintables
+# the C0 controls and DEL, its visible characters "!" to "~", its letters A-Z and a-z, no marks;
+# it is already NFC, and it case-folds as lower(). A test holds each shortcut to its rule.
+_ASCII_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_VISIBLE = re.compile(r"[!-~]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
 
 def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def _is_space(ch: str) -> bool:
@@ -39,6 +49,8 @@ def _is_space(ch: str) -> bool:
 
 def trim(text: str) -> str:
     """``text`` without the spaces at its ends (category Zs: the space, no-break, ideographic...)."""
+    if text.isascii():
+        return text.strip(" ")
     start, end = 0, len(text)
     while start < end and _is_space(text[start]):
         start += 1
@@ -49,9 +61,11 @@ def trim(text: str) -> str:
 
 def unprintable_reason(text: str) -> str | None:
     """Why ``text`` is not printable, or None when it is."""
+    if text.isascii():
+        return _CONTROLS if _ASCII_UNPRINTABLE.search(text) else None
     for index, ch in enumerate(text):
         if unicodedata.category(ch) in _UNPRINTABLE and not _joins(text, index):
-            return "must not contain control or invisible formatting characters"
+            return _CONTROLS
     return None
 
 
@@ -69,18 +83,26 @@ def _visible(ch: str) -> bool:
 
 def looks_blank(text: str) -> bool:
     """Nothing in ``text`` would show on screen."""
+    if text.isascii():
+        return _ASCII_VISIBLE.search(text) is None
     return not any(_visible(ch) for ch in text)
 
 
 def has_letter(text: str) -> bool:
+    if text.isascii():
+        return _ASCII_LETTER.search(text) is not None
     return any(unicodedata.category(ch)[0] == "L" and ch not in _BLANK_LOOKING for ch in text)
 
 
 def starts_with_mark(text: str) -> bool:
     """A combining mark first has nothing to combine with."""
+    if text.isascii():
+        return False
     return bool(text) and unicodedata.category(text[0])[0] == "M"
 
 
 def fold(text: str) -> str:
     """The caseless form names are matched in (Unicode default caseless matching, in NFC)."""
+    if text.isascii():
+        return text.lower()
     return nfc(nfc(text).casefold())
