@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench bench-inprocess bench-instructions clean
+.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench bench-inprocess bench-instructions bench-bulk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-instructions: install-bench
 	$(BIN)/python -m bench.instructions
 	$(BIN)/python -m bench.pool_instructions
 	$(BIN)/python -m bench.http_instructions
+
+# Bulk import and export rates on PostgreSQL (beside psql \copy), SQLite and MariaDB (bench/bulk.py).
+bench-bulk: install-bench
+	$(BIN)/python -m bench.bulk
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

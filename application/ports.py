@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -11,7 +13,7 @@ from uuid import UUID
 from application.events import NO_HANDLERS, EventBus
 from application.idempotency import IdempotencyStore
 from application.listing import StudentQuery
-from domain.events import DomainEvent
+from domain.events import DomainEvent, StudentsImported
 from domain.student import Student
 
 
@@ -86,6 +88,10 @@ class StudentRepository(ABC):
             self._take_events(loaded)
 
     @abstractmethod
+    def importing(self) -> StudentImport:
+        """A new import into this repository's transaction (see :class:`StudentImport`)."""
+
+    @abstractmethod
     async def find_page(self, query: StudentQuery) -> list[Student]:
         """At most ``query.limit`` students in ``query.order``, strictly after ``query.after``."""
 
@@ -103,6 +109,97 @@ class StudentRepository(ABC):
 
     @abstractmethod
     async def _remove(self, student_id: UUID, *, expected_version: int | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StagedStudent:
+    """A row of an import that passed the domain's rules: the student it registers, and the line
+    of the file it came from (so that a clash can name it)."""
+
+    line: int
+    student: Student
+
+
+@dataclass(frozen=True, slots=True)
+class EmailClash:
+    """A staged row whose email is taken: by an earlier line of the same import, or, when
+    ``earlier_line`` is None, by a stored student."""
+
+    line: int
+    email: str
+    earlier_line: int | None = None
+
+
+class StudentImport(ABC):
+    """The rows of one import, staged in the unit of work's transaction: no other transaction
+    sees them, and a rollback forgets them. Nothing is stored until :meth:`revise` or
+    :meth:`insert_new`; each records one aggregated event of what it stored, not one per student,
+    so that memory stays flat however many rows there are.
+
+    Adapters implement the underscored methods; :meth:`stage` runs once, before the rest.
+    """
+
+    def __init__(self, events: list[DomainEvent]) -> None:
+        self._events = events
+
+    async def stage(self, batches: AsyncIterable[Sequence[StagedStudent]]) -> None:
+        """Stage every row of ``batches``, as they come (the fastest way the store has)."""
+        await self._stage(batches)
+
+    async def clashes(self, *, with_stored: bool, limit: int) -> tuple[list[EmailClash], int]:
+        """The staged rows whose email an earlier staged row has and, ``with_stored``, those whose
+        email a stored student has: the first ``limit`` in line order, and how many in all."""
+        return await self._clashes(with_stored=with_stored, limit=limit)
+
+    async def stored_matches(
+        self, after: StagedStudent | None, limit: int
+    ) -> list[tuple[StagedStudent, Student]]:
+        """Up to ``limit`` staged rows whose email a stored student has, each with that student,
+        locked until the unit of work ends; continues after the row ``after`` of the last call."""
+        return await self._stored_matches(after, limit)
+
+    async def revise(self, revised: Sequence[tuple[Student, int]], *, dry_run: bool = False) -> None:
+        """Write each student over its stored row, which must still be at the version paired with
+        it (the rows are locked: it is); ``dry_run`` writes nothing and records nothing."""
+        if not revised or dry_run:
+            return
+        await self._revise(revised)
+        self._events.append(StudentsImported(revised=len(revised)))
+
+    async def insert_new(self, *, now: datetime, dry_run: bool = False) -> int:
+        """Register, at ``now``, every staged row whose email no stored student has; how many
+        (with ``dry_run``, how many it would). Raises ``EmailAlreadyRegistered`` when another
+        writer took one of those emails since :meth:`clashes` looked."""
+        if dry_run:
+            return await self._count_new()
+        count = await self._insert_new(now)
+        if count:
+            self._events.append(StudentsImported(registered=count))
+        return count
+
+    @abstractmethod
+    async def discard(self) -> None:
+        """Drop what is staged, stored or not; the import is over. Harmless if nothing is."""
+
+    @abstractmethod
+    async def _stage(self, batches: AsyncIterable[Sequence[StagedStudent]]) -> None: ...
+
+    @abstractmethod
+    async def _clashes(self, *, with_stored: bool, limit: int) -> tuple[list[EmailClash], int]: ...
+
+    @abstractmethod
+    async def _stored_matches(
+        self, after: StagedStudent | None, limit: int
+    ) -> list[tuple[StagedStudent, Student]]: ...
+
+    @abstractmethod
+    async def _revise(self, revised: Sequence[tuple[Student, int]]) -> None: ...
+
+    @abstractmethod
+    async def _count_new(self) -> int: ...
+
+    @abstractmethod
+    async def _insert_new(self, now: datetime) -> int: ...
 
 
 class UnitOfWork(ABC):

@@ -25,3 +25,11 @@ class StudentRevised(DomainEvent):
 @dataclass(frozen=True, slots=True)
 class StudentRemoved(DomainEvent):
     student_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class StudentsImported(DomainEvent):
+    """Many students registered or revised at once, by a bulk import: counted, not listed."""
+
+    registered: int = 0
+    revised: int = 0

@@ -62,6 +62,15 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
+    # Bulk imports (POST /students/import, `students import`): the largest body the API takes,
+    # how many bad rows a rejection lists, how long one of its statements may run (the final
+    # INSERT of a million rows takes seconds, not the milliseconds of a request), and how many
+    # may run at once in one process (each on a connection of its own, outside the request pool).
+    import_max_bytes: int = Field(1024**3, ge=1024, le=64 * 1024**3)
+    import_max_errors: int = Field(100, ge=1, le=10_000)
+    import_statement_timeout: float = Field(600.0, gt=0, le=86_400, description="seconds")
+    import_concurrency: int = Field(2, ge=1, le=100)
+
     # Where clients reach the service; absolute URLs (Location, Link) are built on it. Without
     # it they are relative references, never built from a Host header a client chose.
     public_base_url: str | None = None
@@ -86,6 +95,16 @@ class Settings(BaseSettings):
     def db_connections(self) -> int:
         """The most connections a process may hold at once."""
         return self.db_pool_size + self.db_max_overflow
+
+    def for_imports(self) -> Settings:
+        """These settings as a bulk import's own connections use them (see the import_ fields)."""
+        return self.model_copy(
+            update={
+                "db_statement_timeout": self.import_statement_timeout,
+                "db_pool_size": self.import_concurrency,
+                "db_max_overflow": 0,
+            }
+        )
 
     @property
     def idempotency_ttl_timedelta(self) -> timedelta:

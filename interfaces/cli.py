@@ -1,4 +1,4 @@
-"""The ``students`` command: serve the API, migrate the database, mint tokens, purge keys.
+"""The ``students`` command: serve the API, migrate, import and export, mint tokens, purge keys.
 
 Every failure is one line on standard error and a non-zero exit status, never a traceback: 2 for
 a bad argument or setting, 1 for a database that cannot be reached, or anything else.
@@ -29,6 +29,7 @@ from infrastructure.auth.tokens import subject_problem
 from infrastructure.observability.logging import configure_logging, logging_config, redact_text
 from infrastructure.settings import Settings, SettingsError, load_settings
 from interfaces import scopes
+from interfaces.student_files import FORMATS
 
 # The token `serve` prints for a developer who configured nothing: long enough for a working day.
 _DEVELOPMENT_TOKEN_TTL = timedelta(hours=12)
@@ -79,6 +80,56 @@ def _database_call(settings: Settings, action: str, work: Callable[[Any], Corout
         if isinstance(exc, StoreUnavailable):
             reason = f"{exc} ({exc.reason})" if exc.reason else str(exc)
         raise CommandFailed(f"cannot {action} {where}: {reason}") from None
+
+
+def _with_container(settings: Settings, action: str, work: Callable[[Any], Coroutine[Any, Any, int]]) -> int:
+    """Run ``work(container)`` on the service's own wiring for ``settings``, then close what it
+    opened; failures of the database read as in :func:`_database_call`."""
+    from dependency_injector import providers
+
+    from interfaces.bulk_commands import BadFile
+    from interfaces.container import Container
+
+    async def run(_engine: Any) -> int:
+        container = Container()
+        container.settings.override(providers.Object(settings))
+        await container.init_resources()  # type: ignore[misc]
+        try:
+            return await work(container)
+        finally:
+            await container.shutdown_resources()  # type: ignore[misc]
+
+    try:
+        result: int = _database_call(settings, action, run)
+    except BadFile as exc:
+        raise CommandFailed(str(exc), status=2) from None
+    return result
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from interfaces.bulk_commands import run_import
+
+    async def work(container: Any) -> int:
+        return await run_import(
+            container.import_students,
+            args.file,
+            format=args.format,
+            on_conflict=args.on_conflict,
+            dry_run=args.dry_run,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+
+    return _with_container(settings, "import into", work)
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from interfaces.bulk_commands import run_export
+
+    async def work(container: Any) -> int:
+        return await run_export(container.export_students, args.file, format=args.format, err=sys.stderr)
+
+    return _with_container(settings, "export from", work)
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -227,6 +278,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="server processes (default 1)",
     )
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    formats = "csv or ndjson (default: from the file's extension, .ndjson/.jsonl, else csv)"
+    importing = commands.add_parser(
+        "import", help="import a file of students, all rows or none (see README: Bulk import)"
+    )
+    importing.add_argument("file", metavar="FILE", help="the file to read; - reads standard input")
+    importing.add_argument("--format", choices=FORMATS, help=formats)
+    importing.add_argument(
+        "--on-conflict",
+        choices=("error", "update"),
+        default="error",
+        help="a row whose email a student has: an error (default), or update that student",
+    )
+    importing.add_argument("--dry-run", action="store_true", help="check every row and count; write nothing")
+    exporting = commands.add_parser("export", help="write every student to a file, in id order")
+    exporting.add_argument(
+        "file", metavar="FILE", nargs="?", default="-", help="the file to write (default: standard output)"
+    )
+    exporting.add_argument("--format", choices=FORMATS, help=formats)
     commands.add_parser("purge-idempotency-keys", help="delete expired Idempotency-Key records now")
     token = commands.add_parser(
         "token", help="mint a bearer token from the configured secret; prints only the token"
@@ -241,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "migrate": _migrate,
+    "import": _import,
+    "export": _export,
     "purge-idempotency-keys": _purge,
     "token": _token,
     "serve": _serve,

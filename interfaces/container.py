@@ -6,7 +6,9 @@ from dependency_injector import containers, providers
 
 from application.events import EventBus
 from application.idempotency import IdempotencyPolicy
+from application.use_cases.export_students import ExportStudents
 from application.use_cases.get_student import GetStudent
+from application.use_cases.import_students import ImportStudents
 from application.use_cases.list_students import ListStudents
 from application.use_cases.purge_idempotency_keys import PurgeExpiredIdempotencyKeys
 from application.use_cases.register_student import RegisterStudent
@@ -64,6 +66,28 @@ class Container(containers.DeclarativeContainer):
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, database=database, event_bus=event_bus)
     read_only_unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, database=database, read_only=True)
 
+    # Bulk imports run on connections of their own, with their long statement timeout, at most
+    # settings.import_concurrency at once; made on the first import, closed with the app.
+    import_settings = providers.Singleton(settings.provided.for_imports.call())
+    import_engine = providers.Singleton(create_engine, settings=import_settings)
+    import_engine_lifetime = providers.Resource(
+        dispose_on_shutdown, engine=import_engine, closing_within=settings.provided.db_statement_timeout
+    )
+    import_gate = providers.Singleton(
+        ConnectionGate,
+        permits=settings.provided.import_concurrency,
+        timeout=settings.provided.db_pool_timeout,
+    )
+    import_database = providers.Singleton(
+        database_for, engine=import_engine, settings=import_settings, gate=import_gate
+    )
+    import_database_lifetime = providers.Resource(
+        close_on_shutdown, database=import_database, closing_within=settings.provided.db_statement_timeout
+    )
+    import_unit_of_work = providers.Factory(
+        SqlAlchemyUnitOfWork, database=import_database, event_bus=event_bus
+    )
+
     idempotency_policy = providers.Singleton(
         IdempotencyPolicy, ttl=settings.provided.idempotency_ttl_timedelta
     )
@@ -77,6 +101,15 @@ class Container(containers.DeclarativeContainer):
     replace_student = providers.Factory(ReplaceStudent, uow=unit_of_work, clock=clock)
     update_student = providers.Factory(UpdateStudent, uow=unit_of_work, clock=clock)
     remove_student = providers.Factory(RemoveStudent, uow=unit_of_work)
+    import_students = providers.Factory(
+        ImportStudents,
+        uow=import_unit_of_work,
+        clock=clock,
+        ids=ids,
+        policy=idempotency_policy,
+        max_errors=settings.provided.import_max_errors,
+    )
+    export_students = providers.Factory(ExportStudents, uow=read_only_unit_of_work)
 
     # Readiness asks on a connection of its own (infrastructure/sqlalchemy/health.py).
     probe_engine = providers.Singleton(create_probe_engine, settings=settings, engine=engine)

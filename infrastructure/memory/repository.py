@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import cmp_to_key
 from typing import Any
 from uuid import UUID
 
 from application.listing import SortKey, SortValue, StudentFilter, StudentQuery
-from application.ports import StudentRepository
+from application.ports import EmailClash, StagedStudent, StudentImport, StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
 from domain.text import fold
@@ -47,6 +48,9 @@ class InMemoryStudentRepository(StudentRepository):
         student = self._email_holder(email)
         return replace(student) if student is not None else None
 
+    def importing(self) -> StudentImport:
+        return InMemoryStudentImport(self)
+
     async def find_page(self, query: StudentQuery) -> list[Student]:
         order = query.order
         rows = [s for s in self.rows.values() if _matches(s, query.filter)]
@@ -73,6 +77,72 @@ class InMemoryStudentRepository(StudentRepository):
             raise StudentNotFound(student_id)
         if expected_version is not None and current.version != expected_version:
             raise StaleVersion(student_id, expected=expected_version, actual=current.version)
+
+
+class InMemoryStudentImport(StudentImport):
+    """Staged rows in a list: the fake keeps everything in memory anyway."""
+
+    def __init__(self, repository: InMemoryStudentRepository) -> None:
+        super().__init__(repository.events)
+        self._repository = repository
+        self._staged: list[StagedStudent] = []
+
+    def _stored_emails(self) -> dict[str, Student]:
+        return {student.email: student for student in self._repository.rows.values()}
+
+    async def _stage(self, batches: AsyncIterable[Sequence[StagedStudent]]) -> None:
+        async for batch in batches:
+            self._staged.extend(batch)
+
+    async def _clashes(self, *, with_stored: bool, limit: int) -> tuple[list[EmailClash], int]:
+        stored = self._stored_emails() if with_stored else {}
+        first_line: dict[str, int] = {}
+        clashes: list[EmailClash] = []
+        for row in self._staged:
+            email = row.student.email
+            earlier = first_line.setdefault(email, row.line)
+            if earlier != row.line:
+                clashes.append(EmailClash(row.line, email, earlier))
+            if email in stored:
+                clashes.append(EmailClash(row.line, email))
+        clashes.sort(key=lambda clash: clash.line)
+        return clashes[:limit], len(clashes)
+
+    async def _stored_matches(
+        self, after: StagedStudent | None, limit: int
+    ) -> list[tuple[StagedStudent, Student]]:
+        await self._repository._take_write_lock()
+        stored = self._stored_emails()
+        start = 0 if after is None else self._staged.index(after) + 1
+        matches: list[tuple[StagedStudent, Student]] = []
+        for row in self._staged[start:]:
+            holder = stored.get(row.student.email)
+            if holder is not None:
+                matches.append((row, replace(holder)))
+                if len(matches) == limit:
+                    break
+        return matches
+
+    async def _revise(self, revised: Sequence[tuple[Student, int]]) -> None:
+        for student, version in revised:
+            self._repository._check_version(student.id, version)
+            self._repository.rows[student.id] = replace(student)
+
+    def _new(self) -> list[StagedStudent]:
+        stored = self._stored_emails()
+        return [row for row in self._staged if row.student.email not in stored]
+
+    async def _count_new(self) -> int:
+        return len(self._new())
+
+    async def _insert_new(self, now: datetime) -> int:
+        new = self._new()
+        for row in new:
+            self._repository.rows[row.student.id] = replace(row.student, created_at=now, updated_at=now)
+        return len(new)
+
+    async def discard(self) -> None:
+        self._staged.clear()
 
 
 def _matches(student: Student, filter: StudentFilter) -> bool:

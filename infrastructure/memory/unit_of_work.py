@@ -47,12 +47,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         # No await from here to the swap: no other unit of work can commit in between.
         students = _swap(self._database.students, began_students, self.students.rows, _student_conflict)
         records = _swap(self._database.idempotency, began_records, self.idempotency.records, _record_conflict)
-        for student_id in _changed(began_students, self.students.rows):
-            mine = students.get(student_id)
-            if mine is not None and any(
-                other.email == mine.email and other.id != student_id for other in students.values()
-            ):
-                raise EmailAlreadyRegistered(mine.email)
+        _check_emails_unique(students, _changed(began_students, self.students.rows))
         self._database.students, self._database.idempotency = students, records
         self._start()
 
@@ -75,6 +70,20 @@ class InMemoryUnitOfWork(UnitOfWork):
                 _rebase(began_students, self._database.students, self.students.rows),
                 _rebase(began_records, self._database.idempotency, self.idempotency.records),
             )
+
+
+def _check_emails_unique(students: dict[UUID, Student], changed: list[UUID]) -> None:
+    """The unique index on email: no student this unit wrote shares its email with another."""
+    written = {students[k].email for k in changed if k in students}
+    if not written:
+        return
+    holders: dict[str, int] = {}
+    for student in students.values():
+        if student.email in written:
+            holders[student.email] = holders.get(student.email, 0) + 1
+    for email, count in holders.items():
+        if count > 1:
+            raise EmailAlreadyRegistered(email)
 
 
 def _changed(began: dict[K, V], mine: dict[K, V]) -> list[K]:

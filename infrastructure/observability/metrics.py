@@ -23,7 +23,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised
+from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised, StudentsImported
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -58,6 +58,9 @@ def count_student_events(event: DomainEvent) -> None:
             STUDENTS_UPDATED.inc()
         case StudentRemoved():
             STUDENTS_DELETED.inc()
+        case StudentsImported(registered=registered, revised=revised):
+            STUDENTS_CREATED.inc(registered)
+            STUDENTS_UPDATED.inc(revised)
 
 
 def _multiprocess_dir() -> Path | None:

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import ExecutableDDLElement
 from sqlalchemy.sql import Executable
 
 from infrastructure.sqlalchemy.tables import UtcDateTime
@@ -89,8 +90,6 @@ class DriverStatements:
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._plans: OrderedDict[Executable, Plan | None] = OrderedDict()
-        dbapi = dialect.loaded_dbapi
-        self._dbapi_error: type[Exception] = dbapi.Error
 
     def plan(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:
         try:
@@ -104,6 +103,9 @@ class DriverStatements:
         return plan
 
     def _make(self, statement: Executable, parameters: dict[str, Any] | None) -> Plan | None:
+        if isinstance(statement, ExecutableDDLElement):
+            # Schema statements take no values (a bulk import's staging table, importing.py).
+            return Plan(str(statement.compile(dialect=self._dialect)), (), (), returns_rows=False)
         if not isinstance(statement, sa.Select | sa.Insert | sa.Update | sa.Delete):
             return None
         keys = list(parameters or {})
@@ -125,50 +127,60 @@ class DriverStatements:
             returns_rows=isinstance(statement, sa.Select),
         )
 
-    async def run(self, connection: Any, plan: Plan, parameters: dict[str, Any] | None) -> Rows:
-        """Run ``plan`` on the asyncpg ``connection``, in whatever transaction it is in."""
-        arguments = plan.arguments(parameters)
+    async def run(
+        self, connection: Any, plan: Plan, parameters: dict[str, Any] | list[dict[str, Any]] | None
+    ) -> Rows:
+        """Run ``plan`` on the asyncpg ``connection``, in whatever transaction it is in: once,
+        or, given a list of values, once for each (asyncpg's ``executemany``: no rows, no count)."""
         if _echo.isEnabledFor(logging.INFO):
             _echo.info("%s", plan.sql)
             _echo.info("[on asyncpg's connection] [SQL parameters hidden]")
         try:
+            if isinstance(parameters, list):
+                await connection.executemany(plan.sql, [plan.arguments(values) for values in parameters])
+                return Rows((), -1)
+            arguments = plan.arguments(parameters)
             if plan.returns_rows:
                 rows = await connection.fetch(plan.sql, *arguments)
                 return Rows(rows, len(rows))
             status = await connection.execute(plan.sql, *arguments)
         except Exception as error:
             raise self.translate(error, connection, plan.sql) from None
-        # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word.
-        return Rows((), int(status.rpartition(" ")[2]))
+        # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word ("CREATE TABLE": none).
+        count = status.rpartition(" ")[2]
+        return Rows((), int(count) if count.isdigit() else -1)
 
     def translate(self, error: Exception, connection: Any, sql: str | None = None) -> Exception:
-        """``error`` as SQLAlchemy's asyncpg dialect would have raised it (a DBAPIError whose
-        ``connection_invalidated`` says whether the connection is gone), or as it is when it is
-        not the driver's (an OSError, a timeout), as SQLAlchemy lets those through too."""
-        if isinstance(error, DBAPIError | TimeoutError):
-            return error
-        dbapi_error: Exception = error
-        if not isinstance(error, self._dbapi_error):
-            try:
-                # SQLAlchemy's own mapping from asyncpg's exceptions to its DBAPI ones (private).
-                AsyncAdapt_asyncpg_connection._handle_exception_no_connection(
-                    self._dialect.loaded_dbapi, error
-                )
-            except Exception as translated:
-                dbapi_error = translated
-        if not isinstance(dbapi_error, self._dbapi_error):
-            return dbapi_error
-        closed = connection is not None and connection.is_closed()
-        invalidated = closed or self._dialect.is_disconnect(dbapi_error, None, None)  # type: ignore[arg-type]
-        return DBAPIError.instance(
-            sql,
-            None,  # the values stay out of messages, as hide_parameters keeps them out elsewhere
-            dbapi_error,
-            self._dbapi_error,
-            hide_parameters=True,
-            connection_invalidated=invalidated,
-            dialect=self._dialect,
-        )
+        return translate_driver_error(self._dialect, error, connection, sql)
+
+
+def translate_driver_error(dialect: Dialect, error: Exception, connection: Any, sql: str | None) -> Exception:
+    """``error`` as SQLAlchemy's asyncpg dialect would have raised it (a DBAPIError whose
+    ``connection_invalidated`` says whether the connection is gone), or as it is when it is
+    not the driver's (an OSError, a timeout), as SQLAlchemy lets those through too."""
+    dbapi_class: type[Exception] = dialect.loaded_dbapi.Error
+    if isinstance(error, DBAPIError | TimeoutError):
+        return error
+    dbapi_error: Exception = error
+    if not isinstance(error, dbapi_class):
+        try:
+            # SQLAlchemy's own mapping from asyncpg's exceptions to its DBAPI ones (private).
+            AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dialect.loaded_dbapi, error)
+        except Exception as translated:
+            dbapi_error = translated
+    if not isinstance(dbapi_error, dbapi_class):
+        return dbapi_error
+    closed = connection is not None and connection.is_closed()
+    invalidated = closed or dialect.is_disconnect(dbapi_error, None, None)  # type: ignore[arg-type]
+    return DBAPIError.instance(
+        sql,
+        None,  # the values stay out of messages, as hide_parameters keeps them out elsewhere
+        dbapi_error,
+        dbapi_class,
+        hide_parameters=True,
+        connection_invalidated=invalidated,
+        dialect=dialect,
+    )
 
 
 def _plain(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> bool:

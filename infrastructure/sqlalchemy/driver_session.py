@@ -11,6 +11,7 @@ is BEGIN, its statements and COMMIT.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterable, Sequence
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -54,7 +55,7 @@ class DriverSession:
             raise
 
     async def execute(self, statement: Executable, parameters: Any = None) -> Rows:
-        plan = self._driver.plan(statement, parameters)
+        plan = self._driver.plan(statement, parameters[0] if isinstance(parameters, list) else parameters)
         if plan is None:
             raise RuntimeError(
                 "this statement cannot run on the driver path: bind every value by name "
@@ -62,15 +63,7 @@ class DriverSession:
             )
         connection = self._open_connection()
         try:
-            if not self._read_only and self._transaction is None:
-                transaction = connection.transaction()
-                try:
-                    await transaction.start()
-                except Exception as exc:
-                    # asyncpg may still count the failed BEGIN as its transaction: never reuse.
-                    self._discard()
-                    raise self._driver.translate(exc, connection, "BEGIN") from None
-                self._transaction = transaction
+            await self._begin(connection)
             result = await self._driver.run(connection, plan, parameters)
         except BaseException as exc:
             if not isinstance(exc, Exception):
@@ -89,6 +82,39 @@ class DriverSession:
             raise
         self._sent_nothing = False
         return result
+
+    async def _begin(self, connection: Any) -> None:
+        """Begin the transaction of a writing unit of work, at its first statement."""
+        if self._read_only or self._transaction is not None:
+            return
+        transaction = connection.transaction()
+        try:
+            await transaction.start()
+        except Exception as exc:
+            # asyncpg may still count the failed BEGIN as its transaction: never reuse.
+            self._discard()
+            raise self._driver.translate(exc, connection, "BEGIN") from None
+        self._transaction = transaction
+
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: AsyncIterable[tuple[Any, ...]]
+    ) -> None:
+        """COPY ``records`` into ``table`` (asyncpg's binary COPY), in this unit's transaction.
+        Never run again: the records are consumed as they are sent."""
+        connection = self._open_connection()
+        try:
+            await self._begin(connection)
+            await connection.copy_records_to_table(table, columns=list(columns), records=records)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                self._discard()  # cancelled mid-COPY: the connection's state is unknown
+                raise
+            translated = self._driver.translate(exc, connection, f"COPY {table}")
+            if isinstance(exc, TimeoutError) or connection.is_closed():
+                self._discard()
+            raise_outage(translated)
+            raise translated from None
+        self._sent_nothing = False
 
     def _may_run_again(self, exc: Exception) -> bool:
         return may_run_again(exc, self._retries, read_only=self._read_only, sent_nothing=self._sent_nothing)

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from application.listing import SortKey, StudentQuery
-from application.ports import StudentRepository
+from application.ports import StudentImport, StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
 from domain.text import fold
+from infrastructure.sqlalchemy.importing import SqlAlchemyStudentImport
 from infrastructure.sqlalchemy.session import Statements
 from infrastructure.sqlalchemy.tables import columns_of, students
 
@@ -71,6 +72,9 @@ class SqlAlchemyStudentRepository(StudentRepository):
         super().__init__()
         self._session = session
         self._row_values_compare = session.dialect_name not in ("mysql", "mariadb")
+
+    def importing(self) -> StudentImport:
+        return SqlAlchemyStudentImport(self._session, self.events)
 
     async def _add(self, student: Student) -> None:
         try:

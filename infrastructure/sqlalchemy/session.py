@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import CursorResult
@@ -32,6 +32,7 @@ from sqlalchemy.util.typing import TupleAny, Unpack
 from application.errors import Overloaded
 from infrastructure.observability.metrics import DB_POOL_WAITING
 from infrastructure.sqlalchemy.database import Database
+from infrastructure.sqlalchemy.driver import translate_driver_error
 from infrastructure.sqlalchemy.faults import outage, report
 from infrastructure.sqlalchemy.gate import ConnectionGate
 
@@ -54,7 +55,16 @@ class Statements(Protocol):
 
     dialect_name: str
 
-    async def execute(self, statement: Executable, parameters: Any = None) -> Any: ...
+    async def execute(self, statement: Executable, parameters: Any = None) -> Any:
+        """Run ``statement`` with a dict of values, or once per dict of a list of them."""
+        ...
+
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: AsyncIterable[tuple[Any, ...]]
+    ) -> None:
+        """PostgreSQL only: COPY ``records`` into ``table`` of the unit of work's transaction,
+        which an earlier statement has begun."""
+        ...
 
 
 class Session:
@@ -112,6 +122,25 @@ class Session:
             raise
         self._sent_nothing = False
         return result
+
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: AsyncIterable[tuple[Any, ...]]
+    ) -> None:
+        if self.dialect_name != "postgresql":
+            raise RuntimeError(f"COPY is PostgreSQL's; {self.dialect_name} takes INSERTs")
+        connection = self._open_connection()
+        raw = await connection.get_raw_connection()
+        # asyncpg's own connection, inside the transaction SQLAlchemy's adapter began on it.
+        driver: Any = raw.driver_connection
+        try:
+            await driver.copy_records_to_table(table, columns=list(columns), records=records)
+        except Exception as exc:
+            translated = translate_driver_error(self._engine.dialect, exc, driver, f"COPY {table}")
+            if isinstance(translated, DBAPIError) and translated.connection_invalidated:
+                await self._discard(connection)
+            raise_outage(translated)
+            raise translated from None
+        self._sent_nothing = False
 
     def _may_run_again(self, exc: Exception) -> bool:
         return may_run_again(exc, self._retries, read_only=self._read_only, sent_nothing=self._sent_nothing)

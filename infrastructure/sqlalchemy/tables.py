@@ -132,3 +132,21 @@ def columns_of(entity: type[Any], table: sa.Table, **renamed: str) -> tuple[sa.C
     return tuple(
         table.c[renamed.get(field.name, field.name)] for field in dataclasses.fields(entity) if field.init
     )
+
+
+def _staged_column(name: str) -> sa.Column[Any]:
+    return sa.Column(name, students.c[name].type, nullable=False)
+
+
+# One import's rows while it runs (infrastructure/sqlalchemy/importing.py): a temporary table,
+# which each connection has its own of, made and dropped by the import. Never migrated. Keyed by
+# (email, line): the key finds a file's repeated emails, and pages through them in that order.
+student_import_rows = sa.Table(
+    "student_import_rows",
+    sa.MetaData(),
+    _staged_column("email"),
+    sa.Column("line", sa.Integer(), nullable=False),
+    *(_staged_column(name) for name in ("id", "name", "name_folded", "department", "cgpa")),
+    sa.PrimaryKeyConstraint("email", "line"),
+    prefixes=["TEMPORARY"],
+)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from infrastructure.observability.logging import access_line_writer
 from interfaces.container import Container
-from interfaces.http import docs, health, students
+from interfaces.http import bulk, docs, health, students
 from interfaces.http.cors import Cors
 from interfaces.http.draining import Draining
 from interfaces.http.hosts import AllowedHosts, host_policy
@@ -38,7 +38,8 @@ _CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Idempotent-Replayed", "Ret
 
 
 # Every router of the API, in the order of the document. A new resource is one more entry here.
-RESOURCES = (students, health, docs)
+# In matching order: /students/import and /students/export before /students/{student_id}.
+RESOURCES = (bulk, students, health, docs)
 # Called by orchestrators and scrapers by address: no Host check (interfaces/http/hosts.py).
 _OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -100,7 +101,11 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
         public_paths=paths,
         public_prefixes=prefixes,
     )
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        larger={bulk.router.url_path_for("import_students"): settings.import_max_bytes},
+    )
     if settings.cors_origins:
         # Outside authentication: a browser's preflight request carries no token.
         app.add_middleware(

@@ -16,29 +16,35 @@ class BodySizeLimit:
     reading, and whatever it would have answered is replaced by the 413.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self._limit = limit
+        # Paths (below the root path) that take larger bodies: a bulk import's file.
+        self._larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit
+        if self._larger:
+            path = scope["path"].removeprefix(scope.get("root_path", ""))
+            limit = self._larger.get(path, limit)
         chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) <= self._limit:
+                if not value.isdigit() or int(value) <= limit:
                     break
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
                 return
             if name == b"transfer-encoding":
                 chunked = True
         if not chunked:
             await self.app(scope, receive, send)
             return
-        await self._counting(scope, receive, send)
+        await self._counting(scope, receive, send, limit)
 
-    async def _counting(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _counting(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0
         exceeded = responded = False
 
@@ -47,7 +53,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self._limit:
+                if received > limit:
                     exceeded = True
                     return {"type": "http.disconnect"}
             return message
@@ -57,15 +63,15 @@ class BodySizeLimit:
             if exceeded:
                 if not responded:
                     responded = True
-                    await self._refuse(scope, receive, send)
+                    await self._refuse(scope, receive, send, limit)
                 return
             responded = responded or message["type"] == "http.response.start"
             await send(message)
 
         await self.app(scope, counted_receive, guarded_send)
         if exceeded and not responded:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(scope["path"], 413, "content-too-large", body_too_large(self._limit))
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem_response(scope["path"], 413, "content-too-large", body_too_large(limit))
         await response(scope, receive, send)

@@ -242,11 +242,13 @@ class Operation(APIRoute):
         self.scopes: tuple[str, ...] = (
             () if self.public else marked or (_SCOPE_BY_METHOD.get(next(iter(methods), ""), WRITE),)
         )
-        has_body = self.body_field is not None
+        # A route that reads its body as a stream (a bulk import) has no body field: its
+        # ``accepts`` says it reads one all the same.
+        marked_media: tuple[str, ...] | None = endpoint.__dict__.get("media_types")
+        self.streams_body = self.body_field is None and marked_media is not None
+        has_body = self.body_field is not None or self.streams_body
         default_media = (MERGE_PATCH, JSON) if "PATCH" in methods else (JSON,)
-        self.media_types: tuple[str, ...] = (
-            endpoint.__dict__.get("media_types", default_media) if has_body else ()
-        )
+        self.media_types: tuple[str, ...] = (marked_media or default_media) if has_body else ()
         self.takes_query = bool(self.dependant.query_params) or any(
             sub.query_params for sub in _dependants(self.dependant)
         )
@@ -261,7 +263,13 @@ class Operation(APIRoute):
         parameters = [p for call in _calls(self.dependant) for p in getattr(call, "openapi_parameters", ())]
         if parameters:
             extra["parameters"] = [*extra.get("parameters", []), *parameters]
-        if len(self.media_types) > 1 and self.body_field is not None:
+        if self.streams_body:
+            text = {"type": "string", "description": "the file, streamed: see the operation's description"}
+            extra["requestBody"] = {
+                "required": True,
+                "content": {media: {"schema": text} for media in self.media_types},
+            }
+        elif len(self.media_types) > 1 and self.body_field is not None:
             model = self.body_field.field_info.annotation
             schema = {"$ref": f"#/components/schemas/{getattr(model, '__name__', 'Body')}"}
             extra["requestBody"] = {"content": {media: {"schema": schema} for media in self.media_types}}

@@ -25,6 +25,7 @@ from application.errors import (
     StoreNotMigrated,
     StoreUnavailable,
 )
+from application.use_cases.import_students import ImportRejected, UnreadableFile
 from domain.errors import (
     DomainError,
     EmailAlreadyRegistered,
@@ -42,6 +43,7 @@ TITLES: dict[int, str] = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    406: "Not acceptable",
     409: "Conflict",
     412: "Precondition failed",
     413: "Content too large",
@@ -76,6 +78,7 @@ class FieldIssue:
     location: str
     field: str
     message: str
+    line: int | None = None  # of an imported file
 
 
 def body_too_large(limit: int) -> str:
@@ -102,12 +105,19 @@ def problem_response(
         "instance": instance,
     }
     if errors:
-        body["errors"] = [{"location": e.location, "field": e.field, "message": e.message} for e in errors]
+        body["errors"] = [_issue(e) for e in errors]
     request_id = current_request_id.get()
     if request_id is not None:
         # Quoted by a client reporting the problem, it finds the request's log lines.
         body["request_id"] = request_id
     return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _issue(issue: FieldIssue) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"location": issue.location, "field": issue.field, "message": issue.message}
+    if issue.line is not None:
+        rendered["line"] = issue.line
+    return rendered
 
 
 def problem(
@@ -137,6 +147,8 @@ _DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     PreconditionRequired: (428, "precondition-required"),
     IdempotencyKeyInFlight: (409, "idempotency-key-in-flight"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
+    ImportRejected: (422, "import-rejected"),
+    UnreadableFile: (422, "unreadable-file"),
     Overloaded: (503, "overloaded"),
     StoreNotMigrated: (503, "database-not-migrated"),
     StoreUnavailable: (503, "database-unavailable"),
@@ -201,6 +213,10 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
         errors = [FieldIssue("body", e.field, e.message) for e in exc.errors]
     elif isinstance(exc, InvalidQuery):
         errors = [FieldIssue("query", exc.parameter, exc.message)]
+    elif isinstance(exc, ImportRejected):
+        errors = [FieldIssue("body", e.field, e.message, line=e.line) for e in exc.errors]
+    elif isinstance(exc, UnreadableFile):
+        errors = [FieldIssue("body", "file", exc.reason, line=exc.line)]
     headers = next((_DOMAIN_HEADERS[cls] for cls in type(exc).__mro__ if cls in _DOMAIN_HEADERS), None)
     return problem(request, status, slug, str(exc), errors=errors, headers=headers)
 

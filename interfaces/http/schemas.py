@@ -152,6 +152,7 @@ class FieldProblem(BaseModel):
     location: str = Field(description="body, query, path or header")
     field: str
     message: str
+    line: int | None = Field(None, description="the line of an imported file the error is on")
 
 
 class Problem(BaseModel):
@@ -164,3 +165,14 @@ class Problem(BaseModel):
     instance: str
     errors: list[FieldProblem] | None = None
     request_id: str | None = Field(None, description="the request's X-Request-ID; quote it when reporting")
+
+
+class ImportResult(BaseModel):
+    """What an import did (or, as a dry run, would do)."""
+
+    imported: int = Field(description="rows imported: created + updated + unchanged")
+    created: int
+    updated: int = Field(description="students whose row changed them (with on_conflict=update)")
+    unchanged: int = Field(description="students whose row held the values they had (on_conflict=update)")
+    rows: int = Field(description="rows the file holds")
+    dry_run: bool

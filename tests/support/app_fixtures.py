@@ -32,9 +32,11 @@ def container(empty_engine: AsyncEngine | None, memory_database: InMemoryDatabas
         )
         container.unit_of_work.override(memory)
         container.read_only_unit_of_work.override(memory)
+        container.import_unit_of_work.override(memory)
     else:
         # The session's engine, shared: the app's lifespan is not run, so nothing disposes it.
         container.engine.override(providers.Object(empty_engine))
+        container.import_engine.override(providers.Object(empty_engine))
     return container
 
 
@@ -44,6 +46,7 @@ async def app(container: Container) -> AsyncIterator[FastAPI]:
     container.unwire()
     # The lifespan is not run: close the database's own connections (PostgreSQL's driver path).
     await container.database().dispose()
+    await container.import_database().dispose()
 
 
 def _client(app: FastAPI, headers: dict[str, str]) -> httpx.AsyncClient:

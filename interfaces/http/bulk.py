@@ -1,0 +1,194 @@
+"""The bulk routes: a whole file of students in (all rows or none), every student out.
+
+Both need the ``students:admin`` scope. Bodies stream both ways: an import is checked and staged
+as it arrives (up to IMPORT_MAX_BYTES), an export is written a page at a time, so neither holds a
+file in memory. The file formats are interfaces/student_files.py's, as the command line's are.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from application.idempotency import IdempotencyKey
+from application.use_cases.export_students import ExportStudents
+from application.use_cases.import_students import (
+    ImportRow,
+    ImportStudents,
+    ImportStudentsCommand,
+    OnConflict,
+    UnreadableFile,
+)
+from interfaces.container import Container
+from interfaces.http.media import media_type_of
+from interfaces.http.openapi import REPLAYED
+from interfaces.http.operations import Operation, accepts, operations, refuses, requires
+from interfaces.http.problems import HttpProblem, problem_response
+from interfaces.http.rendering import JsonResponse
+from interfaces.http.requests import Caller, IdempotencyKeyHeader, uses
+from interfaces.http.schemas import ImportResult
+from interfaces.scopes import ADMIN
+from interfaces.student_files import CSV, MEDIA_TYPES, NDJSON, Writer, reader_for
+
+# No "from __future__ import annotations" here: FastAPI reads these Annotated markers at run time.
+Importing = Annotated[ImportStudents, uses(Container.import_students)]
+Exporting = Annotated[ExportStudents, uses(Container.export_students)]
+_FORMAT_OF = {media: format for format, media in MEDIA_TYPES.items()}
+
+router = APIRouter(prefix="/students", tags=["bulk"], route_class=Operation)
+
+_IMPORT_DESCRIPTION = """\
+A whole file of students, in one transaction: every row is imported, or none is.
+
+Send CSV (`text/csv`, UTF-8, a header `name,email,department,cgpa` in any order, with or without a
+byte order mark, quoted fields, CRLF or LF) or NDJSON (`application/x-ndjson`, one JSON object per
+line with those members). The columns an export adds (`id`, `version`, `created_at`,
+`updated_at`) are read past. Each row is checked by the rules of `POST /students`; an email twice
+in the file, or one a student already has (unless `on_conflict=update`), is an error too.
+
+When any row is wrong nothing is written, and the answer is 422 with each bad row's `line`,
+`field` and `message` in `errors` (the first IMPORT_MAX_ERRORS, 100 by default, in line order;
+`detail` says how many there were in all). With `Idempotency-Key`, a retry of the same file
+answers with the first import's summary.
+"""
+
+
+async def _rows(request: Request, format: str) -> AsyncIterator[ImportRow]:
+    reader = reader_for(format)
+    try:
+        async for chunk in request.stream():
+            for row in reader.feed(chunk):
+                yield row
+    except ClientDisconnect:
+        # The client went, or the body grew past the limit (BodySizeLimit answers 413 then).
+        raise UnreadableFile(reader.lines_read + 1, "the upload ended before the file did") from None
+    for row in reader.close():
+        yield row
+
+
+def _format_of(request: Request) -> str:
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            _, _, parameters = value.decode("latin-1").partition(";")
+            charset = parameters.strip().lower().removeprefix("charset=").strip('"')
+            if parameters.strip() and charset not in ("utf-8", "utf8"):
+                raise HttpProblem(
+                    415, "unsupported-media-type", "an import is read as UTF-8; send charset=utf-8 or none"
+                )
+    return _FORMAT_OF[media_type_of(request.scope)]
+
+
+@router.post(
+    "/import",
+    operation_id="import_students",
+    summary="Import a file of students, all rows or none",
+    description=_IMPORT_DESCRIPTION,
+    response_model=ImportResult,
+    responses={200: {"description": "Imported (or, as a dry run, checked)", "headers": REPLAYED}},
+)
+@requires(ADMIN)
+@accepts(MEDIA_TYPES[CSV], MEDIA_TYPES[NDJSON])
+async def import_students(
+    request: Request,
+    caller: Caller,
+    use_case: Importing,
+    idempotency_key: IdempotencyKeyHeader,
+    on_conflict: Annotated[
+        OnConflict,
+        Query(description="a row whose email a student has: an error, or update that student to it"),
+    ] = OnConflict.ERROR,
+    dry_run: Annotated[bool, Query(description="check every row and count; write nothing")] = False,
+) -> Response:
+    format = _format_of(request)
+    key = IdempotencyKey(caller.subject, idempotency_key) if idempotency_key is not None else None
+    summary = await use_case.execute(
+        ImportStudentsCommand(
+            rows=_rows(request, format), on_conflict=on_conflict, dry_run=dry_run, idempotency_key=key
+        )
+    )
+    headers = {"Idempotent-Replayed": "true"} if summary.replayed else {}
+    return JsonResponse(
+        {
+            "imported": summary.imported,
+            "created": summary.created,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "rows": summary.rows,
+            "dry_run": summary.dry_run,
+        },
+        headers=headers,
+    )
+
+
+def _export_format(request: Request) -> str:
+    """CSV or NDJSON, by Accept (RFC 9110 12.5.1, without weights: the first one named wins)."""
+    accept = request.headers.get("accept", "")
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in _FORMAT_OF:
+            return _FORMAT_OF[media]
+        if media in ("*/*", "text/*", ""):
+            return CSV
+    raise HttpProblem(
+        406,
+        "not-acceptable",
+        f"an export is {MEDIA_TYPES[CSV]} or {MEDIA_TYPES[NDJSON]}; ask for one in Accept",
+    )
+
+
+@router.get(
+    "/export",
+    operation_id="export_students",
+    summary="Every student, as CSV or NDJSON",
+    description=(
+        "Streams every student in id order (the order they were registered), as `text/csv` "
+        "(the default) or `application/x-ndjson`, chosen by `Accept`. A student registered while "
+        "the export runs is at its end; one removed meanwhile may be missing. The file imports "
+        "as it is (`POST /students/import`)."
+    ),
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The students",
+            "content": {media: {"schema": {"type": "string"}} for media in MEDIA_TYPES.values()},
+        },
+    },
+)
+@requires(ADMIN)
+@refuses(406)
+async def export_students(request: Request, use_case: Exporting) -> Response:
+    writer = Writer(_export_format(request))
+    pages = use_case.pages()
+    # The first page before the first byte: a database that cannot serve is still a 503.
+    first = await anext(pages, None)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield writer.header()
+        if first is not None:
+            yield writer.page(first)
+        async for page in pages:
+            yield writer.page(page)
+
+    return StreamingResponse(body(), media_type=writer.media_type)
+
+
+class _OtherMethods(Route):
+    """Any other method on a bulk path is 405, as it is on every path. Without it the routes of
+    /students/{student_id} would take "import" or "export" for a student's id (a PUT, a 415)."""
+
+    def __init__(self, path: str, allowed: str) -> None:
+        async def refuse(request: Request) -> Response:
+            method, where = request.method, request.url.path
+            detail = f"{method} is not allowed on {where}"
+            return problem_response(where, 405, "method-not-allowed", detail, headers={"Allow": allowed})
+
+        super().__init__(path, refuse, include_in_schema=False)
+        # Every method: the operation before it in the routes takes its own first.
+        self.methods = None
+
+
+for _operation in operations(list(router.routes)):
+    router.routes.append(_OtherMethods(_operation.path, ", ".join(sorted(_operation.methods or ()))))

@@ -1,0 +1,260 @@
+"""Student files, CSV and NDJSON: read as a stream of rows, written as a stream of lines.
+
+Both the command line and the HTTP API read and write them here, so a file one writes the other
+reads. Reading is push-style (:meth:`RowReader.feed` takes bytes as they arrive, whatever their
+size, and gives back the rows they complete), so memory holds one chunk and one unfinished line,
+never the file.
+
+CSV is RFC 4180 in UTF-8, with or without a byte order mark, lines ending in CRLF or LF, fields
+quoted where they hold a comma, a quote or a line break. Its first line names the columns: ``name``,
+``email``, ``department`` and ``cgpa``, in any order; the columns an export adds (``id``,
+``version``, ``created_at``, ``updated_at``) are read past, since the service assigns those. NDJSON
+is one JSON object per line with the same members; a number is read exactly (``8.75``, never a
+float). Blank lines are skipped in both.
+
+A row that cannot be a student (the wrong number of fields, a line that is not a JSON object, a
+member no student has) is handed on with its problem, so that the import reports it with the
+rest. What makes the remainder of the file unreadable (no header, a line longer than
+``MAX_LINE_CHARACTERS``, a quote left open at the end) stops the import: ``UnreadableFile``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from application.use_cases.import_students import ImportRow, UnreadableFile
+from domain.errors import FieldError
+from domain.student import Student
+
+CSV = "csv"
+NDJSON = "ndjson"
+FORMATS = (CSV, NDJSON)
+MEDIA_TYPES = {CSV: "text/csv", NDJSON: "application/x-ndjson"}
+FIELDS = ("name", "email", "department", "cgpa")
+# What an export writes beyond FIELDS, and an import reads past.
+ASSIGNED = ("id", "version", "created_at", "updated_at")
+EXPORT_COLUMNS = ("id", *FIELDS, "version", "created_at", "updated_at")
+# No student's line is longer: a longer one is not a student file (or a quote was never closed).
+MAX_LINE_CHARACTERS = 64 * 1024
+
+# What a decoder given bytes that are not UTF-8 leaves in their place (errors="surrogateescape").
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+class RowReader:
+    """Rows from a file's bytes, fed in chunks of any size; :meth:`close` at the end."""
+
+    def __init__(self) -> None:
+        # "utf-8-sig" drops a byte order mark at the start, and only there.
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+        self._pending = ""
+        self._line = 0  # lines of the file handed on so far
+
+    @property
+    def lines_read(self) -> int:
+        return self._line
+
+    def feed(self, data: bytes) -> list[ImportRow]:
+        text = self._pending + self._decoder.decode(data)
+        lines = text.split("\n")
+        self._pending = lines.pop()
+        if len(self._pending) > MAX_LINE_CHARACTERS:
+            raise UnreadableFile(self._line + 1, f"a line is longer than {MAX_LINE_CHARACTERS} characters")
+        return self._lines(lines, not_utf8=_NOT_UTF8.search(text) is not None)
+
+    def close(self) -> list[ImportRow]:
+        rest = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        rows = self._lines([rest], not_utf8=_NOT_UTF8.search(rest) is not None) if rest else []
+        return rows + self._end()
+
+    def _lines(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
+        raise NotImplementedError
+
+    def _end(self) -> list[ImportRow]:
+        return []
+
+
+def reader_for(format: str) -> RowReader:
+    if format == CSV:
+        return CsvReader()
+    if format == NDJSON:
+        return NdjsonReader()
+    raise ValueError(f"unknown format {format!r}; use {' or '.join(FORMATS)}")
+
+
+def _not_utf8(values: dict[str, str]) -> tuple[FieldError, ...]:
+    return tuple(
+        FieldError(name, "is not valid UTF-8") for name, value in values.items() if _NOT_UTF8.search(value)
+    )
+
+
+class CsvReader(RowReader):
+    def __init__(self) -> None:
+        super().__init__()
+        self._columns: dict[str, int] | None = None
+        self._width = 0
+        # An unfinished record: a quoted field that goes on past a line break.
+        self._record: list[str] = []
+        self._record_line = 0
+        self._quotes = 0
+
+    def _lines(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
+        records: list[tuple[int, str]] = []
+        for line in lines:
+            self._line += 1
+            if not self._record:
+                self._record_line = self._line
+            self._record.append(line)
+            # A line break ends the record where the quotes seen so far pair up ('""' is one).
+            self._quotes += line.count('"')
+            if self._quotes % 2 == 0:
+                records.append((self._record_line, "\n".join(self._record) + "\n"))
+                self._record, self._quotes = [], 0
+            elif sum(len(part) for part in self._record) > MAX_LINE_CHARACTERS:
+                raise UnreadableFile(self._record_line, "a quoted field is never closed")
+        return self._rows(records, not_utf8=not_utf8)
+
+    def _end(self) -> list[ImportRow]:
+        if self._record:
+            raise UnreadableFile(self._record_line, "a quoted field is never closed")
+        if self._columns is None:
+            raise UnreadableFile(
+                1, f"the file is empty; a CSV file starts with the header {','.join(FIELDS)}"
+            )
+        return []
+
+    def _rows(self, records: list[tuple[int, str]], *, not_utf8: bool) -> list[ImportRow]:
+        rows: list[ImportRow] = []
+        parsed = csv.reader((text for _, text in records), strict=True)
+        for line, _ in records:
+            try:
+                fields = next(parsed)
+            except csv.Error as exc:
+                rows.append(ImportRow(line, problems=(FieldError("row", f"is not valid CSV: {exc}"),)))
+                continue
+            if not fields or fields == [""]:
+                continue  # a blank line
+            if self._columns is None:
+                self._columns = self._header(line, fields)
+                self._width = len(fields)
+                continue
+            rows.append(self._row(line, fields, not_utf8=not_utf8))
+        return rows
+
+    def _header(self, line: int, fields: list[str]) -> dict[str, int]:
+        names = [field.strip().lower() for field in fields]
+        expected = f"a CSV file starts with the header {','.join(FIELDS)}"
+        unknown = [name for name in names if name not in FIELDS and name not in ASSIGNED]
+        if unknown:
+            raise UnreadableFile(line, f"unknown column {unknown[0]!r}; {expected}")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise UnreadableFile(line, f"the column {repeated[0]!r} is named twice")
+        missing = [name for name in FIELDS if name not in names]
+        if missing:
+            raise UnreadableFile(line, f"no column {missing[0]!r}; {expected}")
+        return {name: names.index(name) for name in FIELDS}
+
+    def _row(self, line: int, fields: list[str], *, not_utf8: bool) -> ImportRow:
+        if len(fields) != self._width:
+            problem = FieldError("row", f"has {len(fields)} fields; the header names {self._width}")
+            return ImportRow(line, problems=(problem,))
+        columns = self._columns
+        assert columns is not None
+        values = {name: fields[index] for name, index in columns.items()}
+        if not_utf8:
+            problems = _not_utf8(values)
+            if problems:
+                return ImportRow(line, problems=problems)
+        return ImportRow(line, values["name"], values["email"], values["department"], values["cgpa"])
+
+
+class NdjsonReader(RowReader):
+    def _lines(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
+        rows: list[ImportRow] = []
+        for text in lines:
+            self._line += 1
+            text = text.strip(" \t\r")
+            if text:
+                rows.append(self._row(self._line, text, not_utf8=not_utf8))
+        return rows
+
+    @staticmethod
+    def _row(line: int, text: str, *, not_utf8: bool) -> ImportRow:
+        if not_utf8 and _NOT_UTF8.search(text):
+            return ImportRow(line, problems=(FieldError("row", "is not valid UTF-8"),))
+        try:
+            document = json.loads(text, parse_float=Decimal)
+        except (ValueError, RecursionError, ArithmeticError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "cannot be read"
+            return ImportRow(line, problems=(FieldError("row", f"is not valid JSON: {reason}"),))
+        if not isinstance(document, dict):
+            return ImportRow(line, problems=(FieldError("row", "is not a JSON object"),))
+        unknown = sorted(set(document) - set(FIELDS) - set(ASSIGNED))
+        if unknown:
+            return ImportRow(
+                line, problems=tuple(FieldError(name, "is not a known field") for name in unknown)
+            )
+        get = document.get
+        return ImportRow(line, get("name"), get("email"), get("department"), get("cgpa"))
+
+
+def _csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _csv_values(student: Student) -> tuple[Any, ...]:
+    return (
+        student.id,
+        student.name,
+        student.email,
+        student.department,
+        student.cgpa,
+        student.version,
+        student.created_at.isoformat(),
+        student.updated_at.isoformat(),
+    )
+
+
+def _document(student: Student) -> dict[str, Any]:
+    return {
+        "id": str(student.id),
+        "name": student.name,
+        "email": student.email,
+        "department": student.department,
+        # Two decimals at most, within 0-10: a JSON number holds them exactly (read back as Decimal).
+        "cgpa": float(student.cgpa),
+        "version": student.version,
+        "created_at": student.created_at,
+        "updated_at": student.updated_at,
+    }
+
+
+class Writer:
+    """An export's bytes: the header (CSV), then one chunk per page of students."""
+
+    def __init__(self, format: str) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r}; use {' or '.join(FORMATS)}")
+        self.format = format
+        self.media_type = MEDIA_TYPES[format]
+
+    def header(self) -> bytes:
+        return _csv_text([EXPORT_COLUMNS]).encode() if self.format == CSV else b""
+
+    def page(self, students: Iterable[Student]) -> bytes:
+        if self.format == CSV:
+            return _csv_text(_csv_values(student) for student in students).encode()
+        return b"".join(orjson.dumps(_document(student)) + b"\n" for student in students)

@@ -1,0 +1,109 @@
+"""POST /students/import and GET /students/export, end to end through the app, on every backend."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+import orjson
+
+from tests.support.api import assert_problem, count, create
+from tests.support.auth import bearer
+
+CSV_TYPE = {"Content-Type": "text/csv"}
+NDJSON_TYPE = {"Content-Type": "application/x-ndjson"}
+FILE = (
+    "name,email,department,cgpa\r\n"
+    "Ada Lovelace,ada@example.org,cs,9.5\r\n"
+    '"Hopper, Grace",grace@example.org,MATH,8\r\n'
+)
+
+
+async def test_an_import_registers_every_row_and_an_export_gives_them_back(client: httpx.AsyncClient) -> None:
+    response = await client.post("/students/import", content=FILE, headers=CSV_TYPE)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "imported": 2,
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "rows": 2,
+        "dry_run": False,
+    }
+    assert await count(client) == 2
+
+    exported = await client.get("/students/export")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["name"], r["email"], r["department"], r["cgpa"]) for r in rows] == [
+        ("Ada Lovelace", "ada@example.org", "CS", "9.50"),
+        ("Hopper, Grace", "grace@example.org", "MATH", "8.00"),
+    ]
+    ndjson = await client.get("/students/export", headers={"Accept": "application/x-ndjson"})
+    documents = [orjson.loads(line) for line in ndjson.content.splitlines()]
+    assert [d["email"] for d in documents] == ["ada@example.org", "grace@example.org"]
+    # The export imports as it is: with on_conflict=update, nothing changes.
+    again = await client.post(
+        "/students/import?on_conflict=update", content=ndjson.content, headers=NDJSON_TYPE
+    )
+    assert again.json()["unchanged"] == 2
+
+
+async def test_a_bad_row_is_a_422_naming_its_line_and_nothing_is_imported(client: httpx.AsyncClient) -> None:
+    await create(client, email="taken@example.org")
+    body = FILE + "Bad,not-an-email,CS,7\r\nTaken,taken@example.org,CS,7\r\n"
+    response = await client.post("/students/import", content=body, headers=CSV_TYPE)
+    problem = assert_problem(response, 422)
+    assert problem["type"] == "/problems/import-rejected"
+    assert problem["errors"] == [
+        {"location": "body", "field": "email", "message": "must be a valid email address", "line": 4},
+        {"location": "body", "field": "email", "message": "is already registered", "line": 5},
+    ]
+    assert await count(client) == 1
+
+
+async def test_an_unreadable_file_is_a_422_saying_why(client: httpx.AsyncClient) -> None:
+    response = await client.post("/students/import", content="nick,email\r\nx,y\r\n", headers=CSV_TYPE)
+    problem = assert_problem(response, 422)
+    assert problem["type"] == "/problems/unreadable-file"
+    assert problem["errors"][0]["line"] == 1
+
+
+async def test_a_dry_run_writes_nothing(client: httpx.AsyncClient) -> None:
+    response = await client.post("/students/import?dry_run=true", content=FILE, headers=CSV_TYPE)
+    assert response.json()["created"] == 2
+    assert response.json()["dry_run"] is True
+    assert await count(client) == 0
+
+
+async def test_an_idempotency_key_replays_the_first_import(client: httpx.AsyncClient) -> None:
+    headers = {**CSV_TYPE, "Idempotency-Key": "intake-2026"}
+    first = await client.post("/students/import", content=FILE, headers=headers)
+    second = await client.post("/students/import", content=FILE, headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert await count(client) == 2
+    other = await client.post("/students/import", content=FILE.replace("9.5", "9.6"), headers=headers)
+    assert_problem(other, 422)
+
+
+async def test_import_and_export_need_the_admin_scope(anonymous: httpx.AsyncClient) -> None:
+    writer = bearer("students:read", "students:write")
+    response = await anonymous.post("/students/import", content=FILE, headers={**CSV_TYPE, **writer})
+    assert_problem(response, 403)
+    assert_problem(await anonymous.get("/students/export", headers=writer), 403)
+
+
+async def test_other_media_types_and_methods_are_refused(client: httpx.AsyncClient) -> None:
+    assert_problem(
+        await client.post("/students/import", content=FILE, headers={"Content-Type": "application/json"}), 415
+    )
+    latin = {"Content-Type": "text/csv; charset=latin-1"}
+    assert_problem(await client.post("/students/import", content=FILE, headers=latin), 415)
+    assert_problem(await client.get("/students/export", headers={"Accept": "application/json"}), 406)
+    refused = await client.put("/students/import", content="{}", headers={"Content-Type": "application/json"})
+    assert_problem(refused, 405)
+    assert refused.headers["Allow"] == "POST"

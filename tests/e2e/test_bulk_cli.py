@@ -1,0 +1,61 @@
+"""`students import` and `students export`, as a user runs them: exit statuses and what they print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.server import server_environment, students
+
+GOOD = (
+    "name,email,department,cgpa\nAda Lovelace,ada@example.org,CS,9.5\nGrace Hopper,grace@example.org,MATH,8\n"
+)
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    env = server_environment(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}", LOG_LEVEL="WARNING"
+    )
+    assert students("migrate", env=env).returncode == 0
+    return env
+
+
+def test_an_import_then_an_export_round_trips_with_a_summary_and_status_0(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    source = tmp_path / "intake.csv"
+    source.write_text(GOOD)
+    imported = students("import", str(source), env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith(f"imported 2 rows from {source}: 2 created, 0 updated, 0 unchanged")
+    # Not a terminal: progress is plain lines, never a bar's escape codes.
+    assert "\x1b[" not in imported.stderr
+
+    target = tmp_path / "roll.ndjson"
+    exported = students("export", str(target), env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 2 students" in exported.stderr
+    assert len(target.read_text().splitlines()) == 2
+    again = students("import", str(target), "--on-conflict", "update", "--dry-run", env=env)
+    assert again.returncode == 0
+    assert "would import 2 rows (0 created, 0 updated, 2 unchanged); nothing was written" in again.stdout
+
+
+def test_a_bad_file_names_each_bad_line_and_exits_1_having_imported_nothing(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    source = tmp_path / "intake.csv"
+    source.write_text(GOOD + "Bad,not-an-email,CS,7\nAda Again,ada@example.org,CS,7\n")
+    result = students("import", str(source), env=env)
+    assert result.returncode == 1
+    assert f"{source}:4: email: must be a valid email address" in result.stderr
+    assert f"{source}:5: email: is also on line 2" in result.stderr
+    assert "Traceback" not in result.stderr
+    exported = students("export", env=env)
+    assert exported.stdout.splitlines()[1:] == []
+
+
+def test_a_file_that_is_not_there_is_one_line_and_status_2(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    result = students("import", str(tmp_path / "missing.csv"), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        f"cannot read {tmp_path / 'missing.csv'}: No such file or directory"
+    )

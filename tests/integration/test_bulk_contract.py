@@ -1,0 +1,257 @@
+"""Bulk import and export, the same on every backend: memory, SQLite, PostgreSQL, MariaDB.
+
+The files go through the readers the command line and the API use (interfaces/student_files.py),
+so these are the outcomes a user of either sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+
+import pytest
+
+from application.events import EventBus
+from application.listing import StudentQuery
+from application.ports import UnitOfWork
+from application.use_cases.export_students import ExportStudents
+from application.use_cases.import_students import (
+    ImportRejected,
+    ImportRow,
+    ImportStudents,
+    ImportStudentsCommand,
+    ImportSummary,
+    OnConflict,
+    RowError,
+    UnreadableFile,
+)
+from domain.events import DomainEvent, StudentsImported
+from domain.ids import UuidV7Generator
+from domain.student import Student
+from interfaces.student_files import CSV, NDJSON, Writer, reader_for
+from tests.support.builders import a_student
+from tests.support.fakes import FixedClock
+
+UowFactory = Callable[..., UnitOfWork]
+HEADER = "name,email,department,cgpa\n"
+
+
+def _csv(count: int, *, start: int = 0) -> str:
+    return HEADER + "".join(
+        f"Student {i},s{i}@example.org,CS,{i % 10}.50\n" for i in range(start, start + count)
+    )
+
+
+async def _rows(data: bytes, format: str = CSV, chunk: int = 7) -> AsyncIterator[ImportRow]:
+    # Small chunks: a record or a character split between two of them must read the same.
+    reader = reader_for(format)
+    for start in range(0, len(data), chunk):
+        for row in reader.feed(data[start : start + chunk]):
+            yield row
+    for row in reader.close():
+        yield row
+
+
+async def _import(
+    uow_factory: UowFactory,
+    data: str | bytes,
+    *,
+    format: str = CSV,
+    events: list[DomainEvent] | None = None,
+    **options: object,
+) -> ImportSummary:
+    raw = data.encode() if isinstance(data, str) else data
+    bus = EventBus([events.append]) if events is not None else None
+    uow = uow_factory(event_bus=bus) if bus is not None else uow_factory()
+    use_case = ImportStudents(uow, FixedClock(), UuidV7Generator(), batch_size=1000)
+    return await use_case.execute(ImportStudentsCommand(_rows(raw, format, chunk=4096), **options))  # type: ignore[arg-type]
+
+
+async def _all(uow_factory: UowFactory) -> list[Student]:
+    students: list[Student] = []
+    async for page in ExportStudents(uow_factory(), page_size=700).pages():
+        students += page
+    return students
+
+
+async def _store(uow_factory: UowFactory, *students: Student) -> None:
+    async with uow_factory() as uow:
+        for student in students:
+            await uow.students.add(student)
+        await uow.commit()
+
+
+async def test_a_good_file_imports_every_row_in_file_order(uow_factory: UowFactory) -> None:
+    events: list[DomainEvent] = []
+    summary = await _import(uow_factory, _csv(2500), events=events)
+    assert summary == ImportSummary(rows=2500, created=2500, updated=0, unchanged=0)
+    stored = await _all(uow_factory)
+    assert [s.email for s in stored] == [f"s{i}@example.org" for i in range(2500)]
+    assert {s.version for s in stored} == {1}
+    assert stored[3].cgpa == Decimal("3.50")
+    assert events == [StudentsImported(registered=2500)]
+
+
+async def test_one_bad_row_in_the_middle_of_ten_thousand_imports_nothing_and_names_its_line(
+    uow_factory: UowFactory,
+) -> None:
+    lines = _csv(10_000).splitlines(keepends=True)
+    lines[5001] = "Student X,not-an-email,CS,7.00\n"  # line 5002 of the file
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, "".join(lines))
+    assert rejected.value.errors == (RowError(5002, "email", "must be a valid email address"),)
+    assert (rejected.value.total, rejected.value.rows) == (1, 10_000)
+    assert await _all(uow_factory) == []
+
+
+async def test_every_bad_field_of_every_row_is_reported_up_to_the_cap(uow_factory: UowFactory) -> None:
+    data = HEADER + "".join(f",bad{i},X,11\n" for i in range(60))
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, data)
+    assert rejected.value.total == 60 * 4
+    assert len(rejected.value.errors) == 100
+    assert rejected.value.errors[:4] == (
+        RowError(2, "cgpa", "must be between 0.00 and 10.00"),
+        RowError(2, "department", "must be 2 to 10 letters A-Z or digits"),
+        RowError(2, "email", "must be a valid email address"),
+        RowError(2, "name", "must not be blank"),
+    )
+
+
+async def test_an_email_twice_in_the_file_names_both_lines(uow_factory: UowFactory) -> None:
+    data = HEADER + "Ada,ada@example.org,CS,9\nBob,bob@example.org,CS,8\nAda Again,ADA@example.org,CS,7\n"
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, data)
+    assert rejected.value.errors == (RowError(4, "email", "is also on line 2"),)
+    assert await _all(uow_factory) == []
+
+
+async def test_an_email_a_student_has_is_an_error_and_changes_nothing(uow_factory: UowFactory) -> None:
+    existing = a_student(email="s7@example.org")
+    await _store(uow_factory, existing)
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, _csv(10))
+    assert rejected.value.errors == (RowError(9, "email", "is already registered"),)
+    assert await _all(uow_factory) == [existing]
+
+
+async def test_on_conflict_update_revises_the_students_the_rows_name_and_counts_what_changed(
+    uow_factory: UowFactory,
+) -> None:
+    same = a_student(name="Student 1", email="s1@example.org", department="CS", cgpa=Decimal("1.50"))
+    other = a_student(name="Old Name", email="s2@example.org", department="MATH", cgpa=Decimal("2.00"))
+    await _store(uow_factory, same, other)
+    events: list[DomainEvent] = []
+    summary = await _import(uow_factory, _csv(4), on_conflict=OnConflict.UPDATE, events=events)
+    assert summary == ImportSummary(rows=4, created=2, updated=1, unchanged=1)
+    stored = {s.email: s for s in await _all(uow_factory)}
+    assert stored["s1@example.org"] == same
+    revised = stored["s2@example.org"]
+    assert (revised.name, revised.department, revised.cgpa, revised.version) == (
+        "Student 2",
+        "CS",
+        Decimal("2.50"),
+        2,
+    )
+    assert revised.id == other.id
+    assert revised.created_at == other.created_at
+    assert sorted(events, key=repr) == sorted(
+        [StudentsImported(revised=1), StudentsImported(registered=2)], key=repr
+    )
+
+
+async def test_a_dry_run_counts_and_writes_nothing(uow_factory: UowFactory) -> None:
+    await _store(uow_factory, a_student(email="s0@example.org"))
+    summary = await _import(uow_factory, _csv(3), on_conflict=OnConflict.UPDATE, dry_run=True)
+    assert summary == ImportSummary(rows=3, created=2, updated=1, unchanged=0, dry_run=True)
+    assert len(await _all(uow_factory)) == 1
+
+
+async def test_csv_quirks_read_as_the_same_students(uow_factory: UowFactory) -> None:
+    data = (
+        "\ufeffcgpa,Name , email,department\r\n"
+        '8.5,"Smith, Jr., John",john@example.org,cs\r\n'
+        "\r\n"
+        '9,"Zoë ""Zed"" Ødegård",zoe@example.org,MATH\r\n'
+    ).encode()
+    summary = await _import(uow_factory, data)
+    assert summary.created == 2
+    stored = await _all(uow_factory)
+    assert [(s.name, s.email, s.department, s.cgpa) for s in stored] == [
+        ("Smith, Jr., John", "john@example.org", "CS", Decimal("8.50")),
+        ('Zoë "Zed" Ødegård', "zoe@example.org", "MATH", Decimal("9.00")),
+    ]
+
+
+async def test_a_row_the_reader_cannot_take_is_an_error_of_its_line(uow_factory: UowFactory) -> None:
+    data = HEADER.encode() + b"Ada,ada@example.org,CS\n" + b"B\xe9a,bea@example.org,CS,7\n"
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, data)
+    assert rejected.value.errors == (
+        RowError(2, "row", "has 3 fields; the header names 4"),
+        RowError(3, "name", "is not valid UTF-8"),
+    )
+
+
+async def test_a_quote_never_closed_makes_the_file_unreadable(uow_factory: UowFactory) -> None:
+    with pytest.raises(UnreadableFile) as unreadable:
+        await _import(uow_factory, HEADER + 'Ada,ada@example.org,CS,9\n"Bob,bob@example.org,CS,8\n')
+    assert unreadable.value.line == 3
+    assert await _all(uow_factory) == []
+
+
+async def test_ndjson_imports_like_csv(uow_factory: UowFactory) -> None:
+    data = (
+        '{"name":"Ada","email":"ada@example.org","department":"CS","cgpa":8.75}\n\n'
+        '{"name":"Bob","email":"bob@example.org","department":"EE","cgpa":"7"}\n'
+    )
+    assert (await _import(uow_factory, data, format=NDJSON)).created == 2
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, '{"name":"C"\n[1]\n{"nick":"x"}\n', format=NDJSON)
+    assert [(e.line, e.field) for e in rejected.value.errors] == [(1, "row"), (2, "row"), (3, "nick")]
+
+
+@pytest.mark.parametrize("format", [CSV, NDJSON])
+async def test_an_export_imports_back_exactly(uow_factory: UowFactory, format: str) -> None:
+    await _store(
+        uow_factory,
+        a_student(name="Smith, Jr., John", cgpa=Decimal("0.00")),
+        a_student(name='Zoë "Zed"', cgpa=Decimal("10.00")),
+        *(a_student(cgpa=Decimal("7.25")) for _ in range(1500)),
+    )
+    before = await _all(uow_factory)
+    writer = Writer(format)
+    data = writer.header() + writer.page(before)
+    # Into the same store: every row names a student with those very values.
+    summary = await _import(uow_factory, data, format=format, on_conflict=OnConflict.UPDATE)
+    assert summary == ImportSummary(rows=1502, created=0, updated=0, unchanged=1502)
+    assert await _all(uow_factory) == before
+    # Into an empty store: the same students, in the same order, with new ids.
+    async with uow_factory() as uow:
+        for student in before:
+            await uow.students.remove(student.id)
+        await uow.commit()
+    await _import(uow_factory, data, format=format)
+    after = await _all(uow_factory)
+    fields = ("name", "email", "department", "cgpa")
+    assert [[getattr(s, f) for f in fields] for s in after] == [
+        [getattr(s, f) for f in fields] for s in before
+    ]
+
+
+async def test_an_export_of_nothing_is_a_header(uow_factory: UowFactory) -> None:
+    assert await _all(uow_factory) == []
+    assert list(await _pages(uow_factory)) == []
+
+
+async def _pages(uow_factory: UowFactory) -> list[list[Student]]:
+    return [page async for page in ExportStudents(uow_factory()).pages()]
+
+
+async def test_listing_is_untouched_by_an_import_that_failed(uow_factory: UowFactory) -> None:
+    with pytest.raises(ImportRejected):
+        await _import(uow_factory, _csv(50) + "Dup,s3@example.org,CS,1\n")
+    # The unit of work's connection is clean again: the next import on it succeeds.
+    assert (await _import(uow_factory, _csv(50))).created == 50
+    async with uow_factory() as uow:
+        assert len(await uow.students.find_page(StudentQuery(limit=200))) == 50
