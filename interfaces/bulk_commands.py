@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from application.errors import Overloaded
 from application.use_cases.import_students import (
+    ImportConflict,
     ImportRejected,
     ImportRow,
     ImportStudentsCommand,
@@ -178,27 +181,44 @@ async def run_import(
         except UnreadableFile as exc:
             print(f"students: {path}:{exc.line}: {exc.reason}; nothing was imported", file=err)
             return 1
+        except (ImportConflict, Overloaded) as exc:
+            # Another writer got there first (or the database was too busy): a retry may do.
+            print(f"students: {exc}", file=err)
+            return 1
     print(_summary(path, summary, progress.elapsed), file=out)
     return 0
 
 
 async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str | None, err: IO[str]) -> int:
     """Write every student to ``path`` ("-": standard output). A file appears whole or not at all:
-    the export is written beside it and renamed into place at the end."""
+    the export goes to a new file of its own beside it (never one that is there: no link is
+    followed), renamed into place at the end."""
     writer = Writer(format_of(path, format))
+    pages = make_use_case().pages()
+    # The first page before the first byte: a database that cannot serve leaves nothing behind.
+    first = await anext(pages, None)
     count = 0
     if path == "-":
         target: IO[bytes] = sys.stdout.buffer
         temporary = None
     else:
-        temporary = Path(f"{path}.partial")
+        destination = Path(path)
+        if destination.is_dir():  # noqa: ASYNC240 - one stat of a local path
+            raise BadFile(f"cannot write {path}: it is a directory")
         try:
-            target = open(temporary, "wb")  # noqa: SIM115, ASYNC230 - closed below; a local file
+            descriptor, name = tempfile.mkstemp(
+                dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"
+            )
         except OSError as exc:
             raise BadFile(f"cannot write {path}: {exc.strerror or exc}") from None
+        temporary = Path(name)
+        target = os.fdopen(descriptor, "wb")
     try:
         target.write(writer.header())
-        async for page in make_use_case().pages():
+        if first is not None:
+            target.write(writer.page(first))
+            count += len(first)
+        async for page in pages:
             target.write(writer.page(page))
             count += len(page)
         target.flush()

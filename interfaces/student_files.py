@@ -48,6 +48,26 @@ MAX_LINE_CHARACTERS = 64 * 1024
 
 # What a decoder given bytes that are not UTF-8 leaves in their place (errors="surrogateescape").
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def shown(name: str) -> str:
+    """A name from the file as an error may repeat it: escaped unless plainly printable, so that
+    neither a terminal (an escape sequence) nor a JSON answer (a lone surrogate) takes it raw."""
+    return name if name.isprintable() and not _SURROGATE.search(name) else ascii(name)
+
+
+class _DuplicateMember(ValueError):
+    pass
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicateMember(next(name for name in names if names.count(name) > 1))
+    return document
 
 
 class RowReader:
@@ -64,6 +84,8 @@ class RowReader:
         return self._line
 
     def feed(self, data: bytes) -> list[ImportRow]:
+        if self._line == 0 and not self._pending and data.startswith(_UTF16_MARKS):
+            raise UnreadableFile(1, "the file is UTF-16; save it as UTF-8")
         text = self._pending + self._decoder.decode(data)
         lines = text.split("\n")
         self._pending = lines.pop()
@@ -112,6 +134,8 @@ class CsvReader(RowReader):
         records: list[tuple[int, str]] = []
         for line in lines:
             self._line += 1
+            if len(line) > MAX_LINE_CHARACTERS:
+                raise UnreadableFile(self._line, f"a line is longer than {MAX_LINE_CHARACTERS} characters")
             if not self._record:
                 self._record_line = self._line
             self._record.append(line)
@@ -140,6 +164,8 @@ class CsvReader(RowReader):
             try:
                 fields = next(parsed)
             except csv.Error as exc:
+                if self._columns is None:
+                    raise UnreadableFile(line, _header_unreadable(str(exc))) from None
                 rows.append(ImportRow(line, problems=(FieldError("row", f"is not valid CSV: {exc}"),)))
                 continue
             if not fields or fields == [""]:
@@ -156,10 +182,10 @@ class CsvReader(RowReader):
         expected = f"a CSV file starts with the header {','.join(FIELDS)}"
         unknown = [name for name in names if name not in FIELDS and name not in ASSIGNED]
         if unknown:
-            raise UnreadableFile(line, f"unknown column {unknown[0]!r}; {expected}")
+            raise UnreadableFile(line, f"unknown column {unknown[0]!a}; {expected}")
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
-            raise UnreadableFile(line, f"the column {repeated[0]!r} is named twice")
+            raise UnreadableFile(line, f"the column {repeated[0]!a} is named twice")
         missing = [name for name in FIELDS if name not in names]
         if missing:
             raise UnreadableFile(line, f"no column {missing[0]!r}; {expected}")
@@ -184,6 +210,8 @@ class NdjsonReader(RowReader):
         rows: list[ImportRow] = []
         for text in lines:
             self._line += 1
+            if len(text) > MAX_LINE_CHARACTERS:
+                raise UnreadableFile(self._line, f"a line is longer than {MAX_LINE_CHARACTERS} characters")
             text = text.strip(" \t\r")
             if text:
                 rows.append(self._row(self._line, text, not_utf8=not_utf8))
@@ -194,7 +222,9 @@ class NdjsonReader(RowReader):
         if not_utf8 and _NOT_UTF8.search(text):
             return ImportRow(line, problems=(FieldError("row", "is not valid UTF-8"),))
         try:
-            document = json.loads(text, parse_float=Decimal)
+            document = json.loads(text, parse_float=Decimal, object_pairs_hook=_members)
+        except _DuplicateMember as exc:
+            return ImportRow(line, problems=(FieldError(shown(str(exc)), "is given twice"),))
         except (ValueError, RecursionError, ArithmeticError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "cannot be read"
             return ImportRow(line, problems=(FieldError("row", f"is not valid JSON: {reason}"),))
@@ -202,11 +232,16 @@ class NdjsonReader(RowReader):
             return ImportRow(line, problems=(FieldError("row", "is not a JSON object"),))
         unknown = sorted(set(document) - set(FIELDS) - set(ASSIGNED))
         if unknown:
-            return ImportRow(
-                line, problems=tuple(FieldError(name, "is not a known field") for name in unknown)
-            )
+            problems = tuple(FieldError(shown(name), "is not a known field") for name in unknown)
+            return ImportRow(line, problems=problems)
         get = document.get
         return ImportRow(line, get("name"), get("email"), get("department"), get("cgpa"))
+
+
+def _header_unreadable(reason: str) -> str:
+    if "new-line character" in reason:
+        return "the header ends in a bare carriage return; save the file with LF or CRLF line ends"
+    return f"the header is not valid CSV ({reason})"
 
 
 def _csv_text(rows: Iterable[Iterable[Any]]) -> str:

@@ -83,6 +83,17 @@ class UnreadableFile(ApplicationError):
         super().__init__(f"line {line}: {reason}; nothing was imported")
 
 
+class ImportConflict(ApplicationError):
+    """Another writer registered one of the file's emails while the import ran (or took the
+    import's Idempotency-Key first): nothing was imported; run it again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "another writer registered one of the file's emails while this import ran; "
+            "nothing was imported; run it again to see which"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ImportSummary:
     rows: int
@@ -120,6 +131,9 @@ class _Checked:
     # What the rows say, for an idempotency key: the same file, the same digest.
     digest: Any = field(default_factory=hashlib.sha256)
 
+    # Whether every row has been read (the digest is the file's, not a part of it).
+    complete: bool = False
+
     def read(self, row: ImportRow) -> None:
         self.rows += 1
         self.digest.update(repr((row.line, row.name, row.email, row.department, row.cgpa)).encode())
@@ -153,8 +167,7 @@ class ImportStudents:
         UnreadableFile,
         IdempotencyKeyInFlight,
         IdempotencyKeyReused,
-        # Another writer registered one of the file's emails while the import was running.
-        EmailAlreadyRegistered,
+        ImportConflict,
     )
 
     def __init__(
@@ -177,10 +190,33 @@ class ImportStudents:
     async def execute(self, command: ImportStudentsCommand) -> ImportSummary:
         now = self._clock.now()
         checked = _Checked(self._max_errors)
-        key = command.idempotency_key
+        # A dry run changes nothing, so there is nothing for a key to make safe to repeat.
+        key = command.idempotency_key if not command.dry_run else None
         earlier = await self._earlier(key, now) if key is not None else None
         if earlier is not None and earlier.completed:
             return await self._replay(command, checked, earlier)
+        try:
+            return await self._import(command, checked, now, key, earlier)
+        except (EmailAlreadyRegistered, IdempotencyKeyInFlight, ImportRejected) as exc:
+            if key is not None and checked.complete:
+                # The same import, sent twice at once, may have committed first (its emails are
+                # then taken, or its key): the answer is that import's.
+                first = await self._earlier(key, now)
+                same = first is not None and first.fingerprint == _fingerprint(command, checked)
+                if first is not None and first.completed and same:
+                    return await self._replay(command, checked, first, read=False)
+            if isinstance(exc, ImportRejected):
+                raise
+            raise ImportConflict() from None
+
+    async def _import(
+        self,
+        command: ImportStudentsCommand,
+        checked: _Checked,
+        now: datetime,
+        key: IdempotencyKey | None,
+        earlier: IdempotencyRecord | None,
+    ) -> ImportSummary:
         phase = command.on_phase or (lambda _: None)
         update = command.on_conflict is OnConflict.UPDATE
         async with self._uow as uow:
@@ -224,11 +260,18 @@ class ImportStudents:
         return record if record.expires_at > now else _expired(record)
 
     async def _replay(
-        self, command: ImportStudentsCommand, checked: _Checked, earlier: IdempotencyRecord
+        self,
+        command: ImportStudentsCommand,
+        checked: _Checked,
+        earlier: IdempotencyRecord,
+        *,
+        read: bool = True,
     ) -> ImportSummary:
         """The first import's summary, if this one sends what it sent (read, not imported)."""
-        async for row in command.rows:
-            checked.read(row)
+        if read:
+            async for row in command.rows:
+                checked.read(row)
+            checked.complete = True
         if earlier.fingerprint != _fingerprint(command, checked) or earlier.snapshot is None:
             raise IdempotencyKeyReused()
         try:
@@ -293,6 +336,7 @@ class ImportStudents:
                 batch = []
         if batch:
             yield batch
+        checked.complete = True
 
     def _rejection(self, checked: _Checked, clashes: list[EmailClash], clash_count: int) -> ImportRejected:
         found = [

@@ -216,6 +216,9 @@ def logging_config(fmt: LogFormat = "auto", level: str = "INFO", *, sql: bool = 
                 for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
             },
             "alembic.runtime.plugins": {"level": "WARNING"},
+            # asyncmy logs the server's notes as warnings ("Unknown table" for a bulk import's
+            # DROP TEMPORARY TABLE IF EXISTS); its errors arrive as exceptions all the same.
+            "asyncmy": {"level": "ERROR"},
             **({"sqlalchemy.engine": {"level": "INFO"}} if sql else {}),
         },
     }

@@ -101,8 +101,12 @@ class Session:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
             # Elsewhere (MariaDB/MySQL) the first SELECT opens a transaction implicitly and
             # returning the connection to the pool rolls it back.
-        except BaseException:
+        except BaseException as exc:
             await connection.close()
+            if isinstance(exc, Exception):
+                # SQLite's BEGIN IMMEDIATE waits its busy timeout for another writer (a long
+                # import, say), then says "database is locked": 503, never a 500.
+                raise_outage(exc)
             raise
         return connection
 

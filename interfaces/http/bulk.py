@@ -70,14 +70,19 @@ async def _rows(request: Request, format: str) -> AsyncIterator[ImportRow]:
 
 
 def _format_of(request: Request) -> str:
+    """The file's format, by Content-Type; a charset other than UTF-8 is 415 (other parameters,
+    RFC 4180's ``header=present`` say, change nothing)."""
     for name, value in request.scope["headers"]:
         if name == b"content-type":
-            _, _, parameters = value.decode("latin-1").partition(";")
-            charset = parameters.strip().lower().removeprefix("charset=").strip('"')
-            if parameters.strip() and charset not in ("utf-8", "utf8"):
-                raise HttpProblem(
-                    415, "unsupported-media-type", "an import is read as UTF-8; send charset=utf-8 or none"
-                )
+            for parameter in value.decode("latin-1").split(";")[1:]:
+                key, _, given = parameter.partition("=")
+                charset = given.strip().strip('"').lower()
+                if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+                    raise HttpProblem(
+                        415,
+                        "unsupported-media-type",
+                        "an import is read as UTF-8; send charset=utf-8 or none",
+                    )
     return _FORMAT_OF[media_type_of(request.scope)]
 
 
@@ -123,20 +128,44 @@ async def import_students(
     )
 
 
+def _weighted(accept: str) -> list[tuple[float, int, str]]:
+    """Accept's media ranges as (weight, position, range), RFC 9110 12.5.1; unreadable weights 0."""
+    ranges = []
+    for position, part in enumerate(accept.split(",")):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    weight = 0.0
+        if media:
+            ranges.append((weight, position, media.lower()))
+    return ranges
+
+
 def _export_format(request: Request) -> str:
-    """CSV or NDJSON, by Accept (RFC 9110 12.5.1, without weights: the first one named wins)."""
-    accept = request.headers.get("accept", "")
-    for part in accept.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media in _FORMAT_OF:
-            return _FORMAT_OF[media]
-        if media in ("*/*", "text/*", ""):
-            return CSV
-    raise HttpProblem(
-        406,
-        "not-acceptable",
-        f"an export is {MEDIA_TYPES[CSV]} or {MEDIA_TYPES[NDJSON]}; ask for one in Accept",
-    )
+    """CSV or NDJSON, by Accept: the acceptable one of highest weight (CSV on a tie, or with no
+    Accept at all); q=0 refuses a type. Neither acceptable: 406."""
+    ranges = _weighted(request.headers.get("accept", "")) or [(1.0, 0, "*/*")]
+    best: tuple[float, str] | None = None
+    for format in (CSV, NDJSON):
+        media = MEDIA_TYPES[format]
+        kind = media.split("/")[0]
+        # The most specific range naming this type decides its weight (RFC 9110 12.5.1).
+        matching = [r for r in ranges if r[2] == media] or [r for r in ranges if r[2] == f"{kind}/*"]
+        matching = matching or [r for r in ranges if r[2] == "*/*"]
+        if matching and matching[0][0] > 0 and (best is None or matching[0][0] > best[0]):
+            best = (matching[0][0], format)
+    if best is None:
+        raise HttpProblem(
+            406,
+            "not-acceptable",
+            f"an export is {MEDIA_TYPES[CSV]} or {MEDIA_TYPES[NDJSON]}; ask for one in Accept",
+        )
+    return best[1]
 
 
 @router.get(
@@ -145,9 +174,9 @@ def _export_format(request: Request) -> str:
     summary="Every student, as CSV or NDJSON",
     description=(
         "Streams every student in id order (the order they were registered), as `text/csv` "
-        "(the default) or `application/x-ndjson`, chosen by `Accept`. A student registered while "
-        "the export runs is at its end; one removed meanwhile may be missing. The file imports "
-        "as it is (`POST /students/import`)."
+        "(the default) or `application/x-ndjson`, chosen by `Accept` (its weights count; q=0 "
+        "refuses). A student registered while the export runs is at its end; one removed "
+        "meanwhile may be missing. The file imports as it is (`POST /students/import`)."
     ),
     response_class=Response,
     responses={

@@ -25,7 +25,7 @@ from application.errors import (
     StoreNotMigrated,
     StoreUnavailable,
 )
-from application.use_cases.import_students import ImportRejected, UnreadableFile
+from application.use_cases.import_students import ImportConflict, ImportRejected, UnreadableFile
 from domain.errors import (
     DomainError,
     EmailAlreadyRegistered,
@@ -148,6 +148,7 @@ _DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     IdempotencyKeyInFlight: (409, "idempotency-key-in-flight"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
     ImportRejected: (422, "import-rejected"),
+    ImportConflict: (409, "import-conflict"),
     UnreadableFile: (422, "unreadable-file"),
     Overloaded: (503, "overloaded"),
     StoreNotMigrated: (503, "database-not-migrated"),
@@ -156,6 +157,7 @@ _DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
 # Extra headers some answers carry: when a retry may succeed.
 _DOMAIN_HEADERS: dict[type[Exception], dict[str, str]] = {
     IdempotencyKeyInFlight: {"Retry-After": "1"},
+    ImportConflict: {"Retry-After": "1"},
     Overloaded: {"Retry-After": "1"},
     StoreUnavailable: {"Retry-After": "1"},
     # A migration is run by a person or a deploy: not a matter of a second.

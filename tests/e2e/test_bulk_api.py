@@ -107,3 +107,33 @@ async def test_other_media_types_and_methods_are_refused(client: httpx.AsyncClie
     refused = await client.put("/students/import", content="{}", headers={"Content-Type": "application/json"})
     assert_problem(refused, 405)
     assert refused.headers["Allow"] == "POST"
+
+
+async def test_a_member_name_no_json_can_carry_is_escaped_not_a_500(client: httpx.AsyncClient) -> None:
+    body = b'{"name":"S","email":"s@example.org","department":"CS","cgpa":8,"\\ud800":1}\n'
+    problem = assert_problem(await client.post("/students/import", content=body, headers=NDJSON_TYPE), 422)
+    assert problem["errors"][0]["field"] == "'\\ud800'"
+
+
+async def test_content_type_parameters_other_than_charset_change_nothing(client: httpx.AsyncClient) -> None:
+    headers = {"Content-Type": "text/csv; charset=utf-8; header=present"}
+    response = await client.post("/students/import?dry_run=true", content=FILE, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_an_export_follows_the_weights_of_accept(client: httpx.AsyncClient) -> None:
+    await client.post("/students/import", content=FILE, headers=CSV_TYPE)
+    chosen = await client.get("/students/export", headers={"Accept": "application/x-ndjson;q=0.1, text/csv"})
+    assert chosen.headers["content-type"].startswith("text/csv")
+    chosen = await client.get("/students/export", headers={"Accept": "text/csv;q=0.2, application/x-ndjson"})
+    assert chosen.headers["content-type"].startswith("application/x-ndjson")
+    assert_problem(await client.get("/students/export", headers={"Accept": "text/csv;q=0"}), 406)
+
+
+async def test_a_dry_run_never_replays_a_key(client: httpx.AsyncClient) -> None:
+    headers = {**CSV_TYPE, "Idempotency-Key": "intake-2027"}
+    assert (await client.post("/students/import", content=FILE, headers=headers)).status_code == 200
+    dry = await client.post("/students/import?dry_run=true&on_conflict=update", content=FILE, headers=headers)
+    assert dry.json()["dry_run"] is True
+    assert dry.json()["unchanged"] == 2
+    assert "Idempotent-Replayed" not in dry.headers

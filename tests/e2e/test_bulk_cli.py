@@ -59,3 +59,26 @@ def test_a_file_that_is_not_there_is_one_line_and_status_2(tmp_path: Path) -> No
     assert result.stderr.strip().endswith(
         f"cannot read {tmp_path / 'missing.csv'}: No such file or directory"
     )
+
+
+def test_an_export_never_writes_through_a_file_or_link_that_is_there(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious")
+    (tmp_path / "roll.csv.partial").symlink_to(precious)
+    assert students("export", str(tmp_path / "roll.csv"), env=env).returncode == 0
+    assert precious.read_text() == "precious"
+    assert (tmp_path / "roll.csv").read_text().startswith("id,name,email")
+    into_directory = students("export", str(tmp_path), env=env)
+    assert into_directory.returncode == 2
+    assert "it is a directory" in into_directory.stderr
+
+
+def test_an_export_from_a_database_that_is_not_there_writes_nothing(tmp_path: Path) -> None:
+    env = server_environment(
+        DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:9/none", LOG_LEVEL="WARNING"
+    )
+    result = students("export", env=env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "cannot export from" in result.stderr

@@ -6,16 +6,20 @@ so these are the outcomes a user of either sees.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import pytest
 
+from application.errors import IdempotencyKeyInFlight, Overloaded
 from application.events import EventBus
+from application.idempotency import IdempotencyKey
 from application.listing import StudentQuery
 from application.ports import UnitOfWork
 from application.use_cases.export_students import ExportStudents
 from application.use_cases.import_students import (
+    ImportConflict,
     ImportRejected,
     ImportRow,
     ImportStudents,
@@ -255,3 +259,48 @@ async def test_listing_is_untouched_by_an_import_that_failed(uow_factory: UowFac
     assert (await _import(uow_factory, _csv(50))).created == 50
     async with uow_factory() as uow:
         assert len(await uow.students.find_page(StudentQuery(limit=200))) == 50
+
+
+async def test_the_same_import_sent_twice_at_once_with_one_key_imports_once(uow_factory: UowFactory) -> None:
+    key = IdempotencyKey("registrar", "intake-2026")
+    outcomes = await asyncio.gather(
+        _import(uow_factory, _csv(300), idempotency_key=key),
+        _import(uow_factory, _csv(300), idempotency_key=key),
+        return_exceptions=True,
+    )
+    # One imports. The other replays it or, where the database made it wait and then gave up
+    # (MariaDB's deadlock detection), is refused with what says "retry" (503 or 409).
+    summaries = [o for o in outcomes if isinstance(o, ImportSummary)]
+    assert [s.replayed for s in summaries].count(False) == 1
+    refused = [o for o in outcomes if not isinstance(o, ImportSummary)]
+    assert all(isinstance(o, Overloaded | ImportConflict | IdempotencyKeyInFlight) for o in refused), refused
+    retried = await _import(uow_factory, _csv(300), idempotency_key=key)
+    assert retried.replayed
+    assert retried.created == 300
+    assert len(await _all(uow_factory)) == 300
+
+
+async def test_an_email_registered_while_the_import_runs_leaves_one_writer_standing(
+    uow_factory: UowFactory,
+) -> None:
+    rival = a_student(email="s42@example.org")
+    rival_refused: list[Exception] = []
+
+    async def rows_then_a_rival() -> AsyncIterator[ImportRow]:
+        async for row in _rows(_csv(100).encode()):
+            yield row
+        # Another writer registers one of the file's emails before the import stores it. On
+        # SQLite it cannot: the import holds the database's write lock until it ends.
+        try:
+            await _store(uow_factory, rival)
+        except Overloaded as exc:
+            rival_refused.append(exc)
+
+    use_case = ImportStudents(uow_factory(), FixedClock(), UuidV7Generator())
+    try:
+        await use_case.execute(ImportStudentsCommand(rows_then_a_rival()))
+    except (ImportConflict, ImportRejected):
+        assert [s.email for s in await _all(uow_factory)] == ["s42@example.org"]
+    else:
+        assert rival_refused
+        assert len(await _all(uow_factory)) == 100
