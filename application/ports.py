@@ -132,9 +132,12 @@ class EmailClash:
 
 class StudentImport(ABC):
     """The rows of one import, staged in the unit of work's transaction: no other transaction
-    sees them, and a rollback forgets them. Nothing is stored until :meth:`revise` or
-    :meth:`insert_new`; each records one aggregated event of what it stored, not one per student,
-    so that memory stays flat however many rows there are.
+    sees them, and a rollback forgets them. An adapter may store a staged row as a new student
+    as soon as it is staged (in the same transaction, so no one sees it before the commit), when
+    its email is free; every method then answers as if it had waited for :meth:`insert_new`
+    (a row it stored is not a clash with itself). :meth:`revise` and :meth:`insert_new` each
+    record one aggregated event of what was stored, not one per student, so that memory stays
+    flat however many rows there are.
 
     Adapters implement the underscored methods; :meth:`stage` runs once, before the rest.
     """

@@ -11,7 +11,7 @@ is BEGIN, its statements and COMMIT.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -97,10 +97,10 @@ class DriverSession:
         self._transaction = transaction
 
     async def copy_records(
-        self, table: str, columns: Sequence[str], records: AsyncIterable[tuple[Any, ...]]
+        self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
     ) -> None:
         """COPY ``records`` into ``table`` (asyncpg's binary COPY), in this unit's transaction.
-        Never run again: the records are consumed as they are sent."""
+        Never run again on a fresh connection: the transaction it belongs to is under way."""
         connection = self._open_connection()
         try:
             await self._begin(connection)

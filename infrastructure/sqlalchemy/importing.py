@@ -1,12 +1,16 @@
 """StudentImport on SQLAlchemy Core: rows staged in a temporary table, checked and stored by SQL.
 
 The staging table (tables.py) is the connection's own and lives inside the unit of work's
-transaction. PostgreSQL fills it with COPY, streaming the rows as the use-case checks them
-(asyncpg's binary ``copy_records_to_table``); SQLite and MariaDB/MySQL with batched multi-row
-INSERTs. From there everything is one statement per step, the same on every backend: the
-repeated emails by a window over the staging key, the taken ones by a join on the unique email
-index, the new students by one ``INSERT ... SELECT``, and the revisions by one UPDATE per row at
-the version read (the rows are locked first, ``FOR UPDATE``).
+transaction. Each batch of checked rows goes into it (COPY on PostgreSQL, asyncpg's binary
+``copy_records_to_table``; a multi-row INSERT on SQLite and MariaDB/MySQL) and, straight away,
+into the students table as new students wherever its email is free (``ON CONFLICT DO NOTHING``,
+``INSERT IGNORE``): nobody sees them before the commit, and a rejected import rolls them back. The
+next batch is read and checked meanwhile (a task of its own), so the database's slowest work, the
+students table's seven indexes, runs while this process does its own. At the end every check is
+one statement, the same on every backend, and counts the import's own rows as its own: repeated
+emails by a window over the staging key, taken ones by a join on the unique email index, the
+rows still to store (their email was taken and is free again) by one ``INSERT ... SELECT``, and
+the revisions by one UPDATE per row at the version read (the rows are locked first).
 
 PostgreSQL and SQLite undo the temporary table with the transaction; MariaDB/MySQL keep it for
 the connection's life, so it is dropped explicitly (``DROP TEMPORARY TABLE``, which, unlike a
@@ -15,6 +19,8 @@ plain DROP TABLE there, does not commit) before each import and after it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -49,35 +55,64 @@ _with_first = sa.select(_ROWS.c.line, _ROWS.c.email, _first_line).subquery()
 _REPEATED = sa.select(_with_first).where(_with_first.c.line != _with_first.c.first_line)
 _REPEATED_PAGE = _REPEATED.order_by(_with_first.c.line).limit(_limit)
 _REPEATED_COUNT = sa.select(sa.func.count()).select_from(_REPEATED.subquery())
-_TAKEN = sa.select(_ROWS.c.line, _ROWS.c.email).join(students, students.c.email == _ROWS.c.email)
+# Held by a student the import did not store itself as it staged (neither this row nor an
+# earlier line of the file with the same email, which the window below reports).
+_own = _ROWS.alias("own")
+_held_by_another = sa.and_(students.c.email == _ROWS.c.email, ~sa.exists().where(_own.c.id == students.c.id))
+_TAKEN = sa.select(_ROWS.c.line, _ROWS.c.email).select_from(_ROWS).join(students, _held_by_another)
 _TAKEN_PAGE = _TAKEN.order_by(_ROWS.c.line).limit(_limit)
 _TAKEN_COUNT = sa.select(sa.func.count()).select_from(_TAKEN.subquery())
 
 _not_stored = ~sa.exists().where(students.c.email == _ROWS.c.email)
-_NEW_COUNT = sa.select(sa.func.count()).select_from(_ROWS).where(_not_stored)
-_INSERT_NEW = sa.insert(students).from_select(
-    ["id", "name", "name_folded", "email", "department", "cgpa", "created_at", "updated_at", "version"],
-    sa.select(
-        _ROWS.c.id,
-        _ROWS.c.name,
-        _ROWS.c.name_folded,
-        _ROWS.c.email,
-        _ROWS.c.department,
-        _ROWS.c.cgpa,
-        sa.bindparam("created_at", type_=UtcDateTime()),
-        sa.bindparam("updated_at", type_=UtcDateTime()),
-        sa.literal_column("1", sa.Integer()),
-    )
-    .where(_not_stored)
-    # In line order, which is id order: the primary key's index grows at its end.
-    .order_by(_ROWS.c.line),
+_NEW_COUNT = sa.select(sa.func.count()).select_from(_ROWS).where(~sa.exists().where(_held_by_another))
+_STORED_COLUMNS = [
+    "id",
+    "name",
+    "name_folded",
+    "email",
+    "department",
+    "cgpa",
+    "created_at",
+    "updated_at",
+    "version",
+]
+_AS_STUDENTS = sa.select(
+    _ROWS.c.id,
+    _ROWS.c.name,
+    _ROWS.c.name_folded,
+    _ROWS.c.email,
+    _ROWS.c.department,
+    _ROWS.c.cgpa,
+    sa.bindparam("created_at", type_=UtcDateTime()),
+    sa.bindparam("updated_at", type_=UtcDateTime()),
+    sa.literal_column("1", sa.Integer()),
 )
+# At the end: the rows whose email is free now, in line order, which is id order (the primary
+# key's index grows at its end).
+_INSERT_NEW = sa.insert(students).from_select(
+    _STORED_COLUMNS, _AS_STUDENTS.where(_not_stored).order_by(_ROWS.c.line)
+)
+# As each batch is staged: its rows whose email no student has, nor an earlier line of the file.
+# A plain INSERT (PostgreSQL's ON CONFLICT DO NOTHING measured twice as slow here): should
+# another writer take one of these emails in between, the unique index refuses the import whole.
+_earlier_line = _ROWS.alias("earlier")
+_REGISTER_BATCH = sa.insert(students).from_select(
+    _STORED_COLUMNS,
+    _AS_STUDENTS.where(
+        _ROWS.c.line.between(sa.bindparam("first_line"), sa.bindparam("last_line")),
+        _not_stored,
+        ~sa.exists().where(_earlier_line.c.email == _ROWS.c.email, _earlier_line.c.line < _ROWS.c.line),
+    ).order_by(_ROWS.c.line),
+)
+# Batches read and checked ahead of the one being stored.
+_AHEAD = 2
 
 _after_email = sa.bindparam("after_email", type_=_ROWS.c.email.type)
 _after_line = sa.bindparam("after_line", type_=sa.Integer())
 _MATCHES = (
     sa.select(_ROWS.c.line, _ROWS.c.name, _ROWS.c.department, _ROWS.c.cgpa, *_STUDENT_COLUMNS)
-    .join(students, students.c.email == _ROWS.c.email)
+    .select_from(_ROWS)
+    .join(students, _held_by_another)
     .order_by(_ROWS.c.email, _ROWS.c.line)
     .limit(_limit)
     .with_for_update(of=students)
@@ -129,6 +164,7 @@ class SqlAlchemyStudentImport(StudentImport):
         self._session = session
         self._mysql = session.dialect_name in _MYSQL
         self._created = False
+        self._registered = 0
 
     async def _drop(self) -> None:
         await self._session.execute(_DROP_MYSQL if self._mysql else _DROP)
@@ -138,16 +174,30 @@ class SqlAlchemyStudentImport(StudentImport):
             await self._drop()  # one an earlier import on this connection could not drop
         await self._session.execute(_CREATE)
         self._created = True
-        if self._session.dialect_name == "postgresql":
-            await self._session.copy_records(_ROWS.name, _STAGED_COLUMNS, _records(batches))
-            return
-        async for batch in batches:
-            for start in range(0, len(batch), _INSERT_BATCH):
-                chunk = batch[start : start + _INSERT_BATCH]
-                await self._session.execute(
-                    _INSERT_STAGED,
-                    [dict(zip(_STAGED_COLUMNS, _staged_values(row), strict=True)) for row in chunk],
+        async for batch in _read_ahead(batches):
+            if self._session.dialect_name == "postgresql":
+                await self._session.copy_records(
+                    _ROWS.name, _STAGED_COLUMNS, [_staged_values(row) for row in batch]
                 )
+            else:
+                for start in range(0, len(batch), _INSERT_BATCH):
+                    chunk = batch[start : start + _INSERT_BATCH]
+                    values = [dict(zip(_STAGED_COLUMNS, _staged_values(row), strict=True)) for row in chunk]
+                    await self._session.execute(_INSERT_STAGED, values)
+            registered_at = batch[0].student.created_at
+            try:
+                result = await self._session.execute(
+                    _REGISTER_BATCH,
+                    {
+                        "first_line": batch[0].line,
+                        "last_line": batch[-1].line,
+                        "created_at": registered_at,
+                        "updated_at": registered_at,
+                    },
+                )
+            except IntegrityError:
+                raise EmailAlreadyRegistered("") from None
+            self._registered += max(int(result.rowcount), 0)
 
     async def _clashes(self, *, with_stored: bool, limit: int) -> tuple[list[EmailClash], int]:
         page = await self._session.execute(_REPEATED_PAGE, {"limit": limit})
@@ -211,7 +261,7 @@ class SqlAlchemyStudentImport(StudentImport):
         except IntegrityError:
             # Only another writer can have taken an email since clashes() looked.
             raise EmailAlreadyRegistered("") from None
-        return int(result.rowcount)
+        return self._registered + max(int(result.rowcount), 0)
 
     async def discard(self) -> None:
         if self._created:
@@ -219,7 +269,29 @@ class SqlAlchemyStudentImport(StudentImport):
             await self._drop()
 
 
-async def _records(batches: AsyncIterable[Sequence[StagedStudent]]) -> AsyncIterator[tuple[Any, ...]]:
-    async for batch in batches:
-        for row in batch:
-            yield _staged_values(row)
+async def _read_ahead(
+    batches: AsyncIterable[Sequence[StagedStudent]],
+) -> AsyncIterator[Sequence[StagedStudent]]:
+    """``batches``, read and checked by a task of its own up to _AHEAD batches ahead: while one
+    batch is being stored, this process reads the next. Its errors come out here, in order."""
+    queue: asyncio.Queue[Sequence[StagedStudent] | BaseException | None] = asyncio.Queue(_AHEAD)
+
+    async def read() -> None:
+        try:
+            async for batch in batches:
+                await queue.put(batch)
+        except BaseException as exc:
+            await queue.put(exc)
+            return
+        await queue.put(None)
+
+    reader = asyncio.get_running_loop().create_task(read())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader

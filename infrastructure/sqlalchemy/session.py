@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import CursorResult
@@ -60,7 +60,7 @@ class Statements(Protocol):
         ...
 
     async def copy_records(
-        self, table: str, columns: Sequence[str], records: AsyncIterable[tuple[Any, ...]]
+        self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
     ) -> None:
         """PostgreSQL only: COPY ``records`` into ``table`` of the unit of work's transaction,
         which an earlier statement has begun."""
@@ -128,7 +128,7 @@ class Session:
         return result
 
     async def copy_records(
-        self, table: str, columns: Sequence[str], records: AsyncIterable[tuple[Any, ...]]
+        self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
     ) -> None:
         if self.dialect_name != "postgresql":
             raise RuntimeError(f"COPY is PostgreSQL's; {self.dialect_name} takes INSERTs")

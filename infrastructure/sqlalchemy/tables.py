@@ -140,13 +140,18 @@ def _staged_column(name: str) -> sa.Column[Any]:
 
 # One import's rows while it runs (infrastructure/sqlalchemy/importing.py): a temporary table,
 # which each connection has its own of, made and dropped by the import. Never migrated. Keyed by
-# (email, line): the key finds a file's repeated emails, and pages through them in that order.
+# line (a batch is a range of lines), by (email, line), which finds a file's repeated emails and
+# pages through them in that order, and by id, which tells the students the import stored itself.
+# All are constraints, declared inside CREATE TABLE:
+# MariaDB/MySQL would commit the transaction for a CREATE INDEX, even on a temporary table.
 student_import_rows = sa.Table(
     "student_import_rows",
     sa.MetaData(),
     _staged_column("email"),
     sa.Column("line", sa.Integer(), nullable=False),
     *(_staged_column(name) for name in ("id", "name", "name_folded", "department", "cgpa")),
-    sa.PrimaryKeyConstraint("email", "line"),
+    sa.PrimaryKeyConstraint("line"),
+    sa.UniqueConstraint("email", "line"),
+    sa.UniqueConstraint("id"),
     prefixes=["TEMPORARY"],
 )
