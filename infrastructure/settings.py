@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     allowed_hosts: CommaList = ()
     # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's); empty: none.
     forwarded_allow_ips: CommaList = ()
+    # The path prefix a proxy serves the API under (ASGI root_path), when it does not pass it on:
+    # "/api" makes /api/students the students. Links are built on it.
+    root_path: str = ""
     # On SIGTERM: keep serving this long while /readyz says 503, so a balancer stops sending; then
     # stop accepting, and give requests still running this long to finish.
     shutdown_drain: float = Field(5.0, ge=0, le=3600, description="seconds")
@@ -139,6 +142,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("", "/"):
+            return ""
+        if not value.startswith("/") or not _URL_PATH.fullmatch(value):
+            raise ValueError("must be a URL path such as /api")
+        return value.rstrip("/")
 
     @field_validator("public_base_url")
     @classmethod

@@ -19,6 +19,8 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from infrastructure.auth.keys import (
     KeyConfigurationError,
     token_issuer,
@@ -30,6 +32,7 @@ from infrastructure.observability.logging import configure_logging, logging_conf
 from infrastructure.settings import Settings, SettingsError, load_settings
 from interfaces import scopes
 from interfaces.student_files import FORMATS
+from interfaces.version import version
 
 # The token `serve` prints for a developer who configured nothing: long enough for a working day.
 _DEVELOPMENT_TOKEN_TTL = timedelta(hours=12)
@@ -190,8 +193,32 @@ def _development_banner(settings: Settings, host: str, port: int) -> None:
     )
 
 
+def _overridden(settings: Settings, **changes: object) -> Settings:
+    """``settings`` with what the command line gave instead, checked as the environment is."""
+    given = {name: value for name, value in changes.items() if value is not None}
+    if not given:
+        return settings
+    try:
+        return Settings.model_validate({**dict(settings), **given})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = str(problem["loc"][0]).replace("_", "-") if problem["loc"] else "an option"
+        raise CommandFailed(f"--{where}: {problem['msg'].removeprefix('Value error, ')}", status=2) from None
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from interfaces.server import ServeOptions, listen, serve
+
+    forwarded = args.forwarded_allow_ips
+    if args.proxy_headers and forwarded is None and not settings.forwarded_allow_ips:
+        forwarded = "127.0.0.1"  # a proxy on this machine, as uvicorn's --proxy-headers trusts
+    settings = _overridden(
+        settings,
+        forwarded_allow_ips=forwarded,
+        root_path=args.root_path,
+        shutdown_drain=args.shutdown_drain,
+        shutdown_timeout=args.shutdown_timeout,
+    )
 
     # Fail before binding the port if the keys cannot be used; every worker builds the same.
     token_verifier(settings)
@@ -255,6 +282,12 @@ def _integer(low: int, high: int, what: str) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(text: str) -> float:
+    if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,3})?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds, such as 30 or 2.5")
+    return float(text)
+
+
 def _subject(text: str) -> str:
     # What the service accepts as a caller (infrastructure/auth/tokens.py): never mint less.
     problem = subject_problem(text)
@@ -265,6 +298,7 @@ def _subject(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="students", description="Student records service")
+    parser.add_argument("--version", action="version", version=f"students {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     serve = commands.add_parser("serve", help="serve the REST API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -276,6 +310,35 @@ def build_parser() -> argparse.ArgumentParser:
         type=_integer(1, _MAX_WORKERS, "processes"),
         default=1,
         help="server processes (default 1)",
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="believe X-Forwarded-For/-Proto from the addresses of --forwarded-allow-ips "
+        "(default without it: 127.0.0.1, a proxy on this machine)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma list of proxy addresses whose X-Forwarded-For/-Proto are believed "
+        "(default: FORWARDED_ALLOW_IPS, none)",
+    )
+    serve.add_argument(
+        "--root-path",
+        metavar="PATH",
+        help="the path prefix a proxy serves the API under, such as /api (default: ROOT_PATH, none)",
+    )
+    serve.add_argument(
+        "--shutdown-drain",
+        type=_seconds,
+        metavar="SECONDS",
+        help="after SIGTERM, keep serving this long while /readyz says 503 (default: SHUTDOWN_DRAIN, 5)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="then give requests still running this long to finish (default: SHUTDOWN_TIMEOUT, 30)",
     )
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     formats = "csv or ndjson (default: from the file's extension, .ndjson/.jsonl, else csv)"

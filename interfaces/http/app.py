@@ -14,6 +14,7 @@ from interfaces.container import Container
 from interfaces.http import bulk, docs, health, students
 from interfaces.http.cors import Cors
 from interfaces.http.draining import Draining
+from interfaces.http.head import HeadAsGet
 from interfaces.http.hosts import AllowedHosts, host_policy
 from interfaces.http.housekeeping import every
 from interfaces.http.injection import bind_providers
@@ -24,6 +25,7 @@ from interfaces.http.openapi import install_openapi
 from interfaces.http.problems import install_problem_handlers
 from interfaces.http.schemas import Problem
 from interfaces.http.security import BearerAuthentication, ProtectiveHeaders, public_paths
+from interfaces.version import version
 
 # Headers a browser client on another origin may send, and may read from our answers.
 _CORS_REQUEST_HEADERS = [
@@ -69,7 +71,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
 
     app = FastAPI(
         title="Students service",
-        version="0.1.0",
+        version=version(),
         summary="Student records: name, email, department and CGPA, kept in a relational database.",
         lifespan=lifespan,
         # FastAPI's built-in OpenTelemetry hooks look up the global providers on every request even
@@ -94,6 +96,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     install_openapi(app, Problem)
 
     # Pure ASGI middleware; the last added is the outermost.
+    app.add_middleware(HeadAsGet)
     paths, prefixes = public_paths(app.routes)
     app.add_middleware(
         BearerAuthentication,

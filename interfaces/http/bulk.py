@@ -23,10 +23,11 @@ from application.use_cases.import_students import (
     UnreadableFile,
 )
 from interfaces.container import Container
+from interfaces.http.head import asked_method, is_head
 from interfaces.http.media import media_type_of
 from interfaces.http.openapi import REPLAYED
 from interfaces.http.operations import Operation, accepts, operations, refuses, requires
-from interfaces.http.problems import HttpProblem, problem_response
+from interfaces.http.problems import HttpProblem, problem_response, with_head
 from interfaces.http.rendering import JsonResponse
 from interfaces.http.requests import Caller, IdempotencyKeyHeader, uses
 from interfaces.http.schemas import ImportResult
@@ -190,6 +191,8 @@ def _export_format(request: Request) -> str:
 @refuses(406)
 async def export_students(request: Request, use_case: Exporting) -> Response:
     writer = Writer(_export_format(request))
+    if is_head(request.scope):
+        return Response(media_type=writer.media_type)
     pages = use_case.pages()
     # The first page before the first byte: a database that cannot serve is still a 503.
     first = await anext(pages, None)
@@ -210,7 +213,7 @@ class _OtherMethods(Route):
 
     def __init__(self, path: str, allowed: str) -> None:
         async def refuse(request: Request) -> Response:
-            method, where = request.method, request.url.path
+            method, where = asked_method(request.scope), request.url.path
             detail = f"{method} is not allowed on {where}"
             return problem_response(where, 405, "method-not-allowed", detail, headers={"Allow": allowed})
 
@@ -220,4 +223,6 @@ class _OtherMethods(Route):
 
 
 for _operation in operations(list(router.routes)):
-    router.routes.append(_OtherMethods(_operation.path, ", ".join(sorted(_operation.methods or ()))))
+    router.routes.append(
+        _OtherMethods(_operation.path, ", ".join(sorted(with_head(_operation.methods or set()))))
+    )

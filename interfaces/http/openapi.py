@@ -69,6 +69,7 @@ def install_openapi(app: FastAPI, *extra_models: type[BaseModel]) -> None:
                 description=app.description,
                 routes=app.routes,
             )
+            _add_head_operations(built)
             components = built.setdefault("components", {})
             components.setdefault("schemas", {}).update(_component_schemas(*extra_models))
             components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = _BEARER
@@ -76,3 +77,22 @@ def install_openapi(app: FastAPI, *extra_models: type[BaseModel]) -> None:
         return app.openapi_schema
 
     app.openapi = document  # type: ignore[method-assign]
+
+
+def _add_head_operations(document: dict[str, Any]) -> None:
+    """A HEAD operation beside every GET (interfaces/http/head.py): the GET's parameters, security
+    and statuses with their headers, and no content."""
+    for item in document.get("paths", {}).values():
+        get = item.get("get")
+        if get is None or "head" in item:
+            continue
+        head = {
+            key: value for key, value in get.items() if key not in ("responses", "operationId", "summary")
+        }
+        head["operationId"] = f"{get['operationId']}_head"
+        head["summary"] = f"{get.get('summary', 'The GET')}: its status and headers only"
+        head["responses"] = {
+            status: {key: value for key, value in response.items() if key != "content"}
+            for status, response in get["responses"].items()
+        }
+        item["head"] = head

@@ -34,6 +34,7 @@ from domain.errors import (
     StudentNotFound,
 )
 from infrastructure.observability.context import current_request_id
+from interfaces.http.head import asked_method
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -271,7 +272,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
         detail = f"no resource at {request.url.path}"
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+        detail = f"{asked_method(request.scope)} is not allowed on {request.url.path}"
         headers = {"Allow": _allowed_methods(request)}
     return problem(request, exc.status_code, slug, detail, headers=headers)
 
@@ -292,7 +293,12 @@ def _allowed_methods(request: Request) -> str:
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    return ", ".join(sorted(with_head(methods)))
+
+
+def with_head(methods: set[str]) -> set[str]:
+    """Every GET answers HEAD too (interfaces/http/head.py)."""
+    return methods | {"HEAD"} if "GET" in methods else methods
 
 
 def install_problem_handlers(app: FastAPI) -> None:
