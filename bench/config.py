@@ -57,6 +57,11 @@ SERVICE_ENV: dict[str, str] = {
     "ENVIRONMENT": "production",
     "AUTH_SECRET": _SECRET,
     "LOG_FORMAT": "json",
+    # Rate limits on, as in production, with budgets no run spends: their cost is measured too.
+    "RATE_LIMIT_RATE": "1000000",
+    "RATE_LIMIT_BURST": "10000000",
+    "RATE_LIMIT_ADDRESS_RATE": "1000000",
+    "RATE_LIMIT_ADDRESS_BURST": "10000000",
 }
 
 

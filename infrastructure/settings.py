@@ -62,6 +62,16 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
+    # Rate limits (interfaces/http/rate_limit.py): requests a second and at once, per caller (the
+    # token's subject) and per client address; in this process, or shared through Redis when
+    # RATE_LIMIT_STORAGE_URL is set (redis://host:6379/0), so that N processes share one budget.
+    rate_limit_enabled: bool = True
+    rate_limit_rate: float = Field(100.0, gt=0, le=1_000_000, description="requests a second per caller")
+    rate_limit_burst: int = Field(200, ge=1, le=10_000_000)
+    rate_limit_address_rate: float = Field(200.0, gt=0, le=1_000_000, description="per client address")
+    rate_limit_address_burst: int = Field(400, ge=1, le=10_000_000)
+    rate_limit_storage_url: str | None = None
+
     # Bulk imports (POST /students/import, `students import`): the largest body the API takes,
     # how many bad rows a rejection lists, how long one of its statements may run (the final
     # INSERT of a million rows takes seconds, not the milliseconds of a request), and how many
@@ -142,6 +152,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _rate_limit_storage(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if urlsplit(value.strip()).scheme not in ("redis", "rediss"):
+            raise ValueError("must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0")
+        return value.strip()
 
     @field_validator("root_path")
     @classmethod

@@ -19,6 +19,7 @@ from domain.ids import UuidV7Generator
 from infrastructure.auth.keys import token_verifier
 from infrastructure.clock import SystemClock
 from infrastructure.observability.metrics import count_student_events
+from infrastructure.rate_limits import Budget
 from infrastructure.settings import load_settings
 from infrastructure.sqlalchemy.database import close_on_shutdown, database_for
 from infrastructure.sqlalchemy.engine import create_engine, dispose_on_shutdown
@@ -110,6 +111,22 @@ class Container(containers.DeclarativeContainer):
         max_errors=settings.provided.import_max_errors,
     )
     export_students = providers.Factory(ExportStudents, uow=read_only_unit_of_work)
+
+    # Request budgets (infrastructure/rate_limits.py): per caller, and per client address.
+    caller_budget = providers.Singleton(
+        Budget,
+        "caller",
+        rate=settings.provided.rate_limit_rate,
+        burst=settings.provided.rate_limit_burst,
+        storage_url=settings.provided.rate_limit_storage_url,
+    )
+    address_budget = providers.Singleton(
+        Budget,
+        "address",
+        rate=settings.provided.rate_limit_address_rate,
+        burst=settings.provided.rate_limit_address_burst,
+        storage_url=settings.provided.rate_limit_storage_url,
+    )
 
     # Readiness asks on a connection of its own (infrastructure/sqlalchemy/health.py).
     probe_engine = providers.Singleton(create_probe_engine, settings=settings, engine=engine)

@@ -23,6 +23,7 @@ from interfaces.http.links import install_links
 from interfaces.http.observability import REQUEST_ID_HEADER, RequestObservation
 from interfaces.http.openapi import install_openapi
 from interfaces.http.problems import install_problem_handlers
+from interfaces.http.rate_limit import RateLimit, address_of, caller_of
 from interfaces.http.schemas import Problem
 from interfaces.http.security import BearerAuthentication, ProtectiveHeaders, public_paths
 from interfaces.version import version
@@ -93,10 +94,13 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
         # The routes themselves, not an included router: each request then walks one list.
         app.router.routes.extend(resource.router.routes)
     bind_providers(app, container)
-    install_openapi(app, Problem)
+    install_openapi(app, Problem, public_base_url=settings.public_base_url)
 
     # Pure ASGI middleware; the last added is the outermost.
     app.add_middleware(HeadAsGet)
+    if settings.rate_limit_enabled:
+        # Inside authentication: the caller's budget (an address's, on a public path).
+        app.add_middleware(RateLimit, budget=container.caller_budget(), key=caller_of)
     paths, prefixes = public_paths(app.routes)
     app.add_middleware(
         BearerAuthentication,
@@ -104,6 +108,9 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
         public_paths=paths,
         public_prefixes=prefixes,
     )
+    if settings.rate_limit_enabled:
+        # Before authentication: the client address's, so that a flood costs no token check.
+        app.add_middleware(RateLimit, budget=container.address_budget(), key=address_of)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

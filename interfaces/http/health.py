@@ -30,6 +30,7 @@ ThisProcess = Annotated[Lifecycle, uses(Container.lifecycle)]
 @router.get("/healthz", operation_id="check_liveness", summary="The process is alive")
 @public
 async def healthz() -> Response:
+    """200 while the process runs; for liveness probes. Needs no token."""
     return JsonResponse({"status": "ok"})
 
 
@@ -41,6 +42,8 @@ async def healthz() -> Response:
 @public
 @refuses(503)
 async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Response:
+    """200 when this process can serve: the database answers and is migrated, and the process is not
+    shutting down; else 503. For readiness probes and balancers. Needs no token."""
     if lifecycle.draining:
         # Still serving, but on its way out: a balancer that polls this sends its clients elsewhere.
         return problem(request, 503, "shutting-down", "this server process is shutting down")
@@ -75,4 +78,6 @@ async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Resp
 )
 @public
 async def read_metrics() -> Response:
+    """Prometheus metrics of this process (or of all workers of `students serve --workers N`). Needs no
+    token."""
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)

@@ -51,6 +51,7 @@ TITLES: dict[int, str] = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     428: "Precondition required",
+    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }

@@ -10,7 +10,14 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from domain.student import normalise_cgpa, normalise_department, normalise_email, normalise_name
+from domain.student import (
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    normalise_cgpa,
+    normalise_department,
+    normalise_email,
+    normalise_name,
+)
 
 # Each field runs the domain's own rule as soon as its type is right, so that one answer names
 # every bad field, whether its type or its value is wrong. The use-case runs the same rules again
@@ -27,7 +34,7 @@ Name = Annotated[
 Email = Annotated[
     str,
     Field(
-        max_length=320,
+        max_length=EMAIL_MAX_LENGTH,
         description="a valid address; stored in lower case; unique",
         examples=["ada@example.org"],
     ),
@@ -38,6 +45,11 @@ Department = Annotated[
     Field(max_length=20, description="2-10 letters or digits; stored in upper case", examples=["CS"]),
     AfterValidator(normalise_department),
 ]
+
+
+_CGPA_RANGE: dict[str, Any] = {"minimum": 0, "maximum": 10, "multipleOf": 0.01}
+# A 32-bit column holds a version: what a client may keep it in.
+_INT32: dict[str, Any] = {"format": "int32"}
 
 
 def _plain_decimal(value: object) -> object:
@@ -54,6 +66,8 @@ Cgpa = Annotated[
     Field(
         description="0.00 to 10.00 with at most two decimals (more precision is refused)",
         examples=[8.75],
+        # Documented, not enforced here: the domain's rule refuses what is out, in its own words.
+        json_schema_extra=_CGPA_RANGE,
     ),
     AfterValidator(normalise_cgpa),
 ]
@@ -134,45 +148,67 @@ class StudentListQuery(_Input):
 
 class StudentRead(BaseModel):
     id: UUID = Field(description="time-ordered UUIDv7, assigned by the service")
-    name: str
-    email: str
-    department: str
-    cgpa: float = Field(description="0.00 to 10.00, two decimals", examples=[8.75])
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Ada Lovelace"])
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, examples=["ada@example.org"])
+    department: str = Field(pattern=r"^[A-Z0-9]{2,10}$", max_length=10, examples=["CS"])
+    cgpa: float = Field(
+        description="0.00 to 10.00, two decimals", examples=[8.75], json_schema_extra=_CGPA_RANGE
+    )
     created_at: datetime
     updated_at: datetime
-    version: int = Field(description="starts at 1 and grows by one with every change")
+    version: int = Field(
+        ge=1,
+        le=2**31 - 1,
+        description="starts at 1 and grows by one with every change",
+        json_schema_extra=_INT32,
+    )
 
 
 class StudentPageRead(BaseModel):
-    items: list[StudentRead]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+    items: list[StudentRead] = Field(max_length=MAX_PAGE_SIZE)
+    next_cursor: str | None = Field(
+        max_length=2048, description="pass as `cursor` for the next page; null on the last"
+    )
 
 
 class FieldProblem(BaseModel):
-    location: str = Field(description="body, query, path or header")
-    field: str
-    message: str
-    line: int | None = Field(None, description="the line of an imported file the error is on")
+    model_config = ConfigDict(json_schema_extra=_without_null)
+
+    location: str = Field(max_length=20, description="body, query, path or header")
+    field: str = Field(max_length=300)
+    message: str = Field(max_length=500)
+    line: int | None = Field(None, ge=1, description="the line of an imported file the error is on")
+
+
+# The most errors a problem lists: IMPORT_MAX_ERRORS at its largest (a body's fields: 20).
+MAX_PROBLEM_ERRORS = 10_000
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details, served as ``application/problem+json``."""
+    """RFC 9457 problem details, served as ``application/problem+json``. ``errors`` and
+    ``request_id`` are left out when there is nothing to say, never sent as null."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str
-    errors: list[FieldProblem] | None = None
-    request_id: str | None = Field(None, description="the request's X-Request-ID; quote it when reporting")
+    model_config = ConfigDict(json_schema_extra=_without_null)
+
+    type: str = Field(max_length=200, examples=["/problems/stale-version"])
+    title: str = Field(max_length=200, examples=["Precondition failed"])
+    status: int = Field(ge=100, le=599, json_schema_extra=_INT32, examples=[412])
+    detail: str = Field(max_length=10_000)
+    instance: str = Field(max_length=8192, examples=["/students/01890a5d-ac96-774b-bcce-b302099a8057"])
+    errors: list[FieldProblem] | None = Field(None, max_length=MAX_PROBLEM_ERRORS)
+    request_id: str | None = Field(
+        None, max_length=200, description="the request's X-Request-ID; quote it when reporting"
+    )
 
 
 class ImportResult(BaseModel):
     """What an import did (or, as a dry run, would do)."""
 
-    imported: int = Field(description="rows imported: created + updated + unchanged")
-    created: int
-    updated: int = Field(description="students whose row changed them (with on_conflict=update)")
-    unchanged: int = Field(description="students whose row held the values they had (on_conflict=update)")
-    rows: int = Field(description="rows the file holds")
+    imported: int = Field(ge=0, description="rows imported: created + updated + unchanged")
+    created: int = Field(ge=0)
+    updated: int = Field(ge=0, description="students whose row changed them (with on_conflict=update)")
+    unchanged: int = Field(
+        ge=0, description="students whose row held the values they had (on_conflict=update)"
+    )
+    rows: int = Field(ge=0, description="rows the file holds")
     dry_run: bool

@@ -102,6 +102,9 @@ async def register_student(
     use_case: Registration,
     idempotency_key: IdempotencyKeyHeader,
 ) -> Response:
+    """Register a new student. The answer is the student with its `ETag` and `Location`. With
+    `Idempotency-Key`, a retry answers with the first result instead of registering twice; a taken
+    email is 409."""
     # Keys are scoped to the caller: two callers can never replay each other's answers.
     key = IdempotencyKey(caller.subject, idempotency_key) if idempotency_key is not None else None
     registration = await use_case.execute(
@@ -130,6 +133,8 @@ async def register_student(
 async def list_students(
     request: Request, query: Annotated[StudentListQuery, Query()], use_case: Listing
 ) -> Response:
+    """One page of students, filtered and sorted, with `next_cursor` (and `Link: rel="next"`) to the
+    next page. A page costs the same however deep it is (keyset paging)."""
     page = await use_case.execute(
         ListStudentsRequest(
             limit=query.limit,
@@ -167,6 +172,8 @@ async def list_students(
 async def get_student(
     student_id: StudentId, use_case: Reading, if_none_match: IfNoneMatch, if_match: IfMatchOnRead
 ) -> Response:
+    """One student, with its `ETag`. `If-None-Match` with that ETag answers 304; `If-Match` with
+    another version answers 412."""
     student = await use_case.execute(student_id, if_match)
     if not matches_none(if_none_match, student):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag_of(student)})
@@ -183,6 +190,8 @@ async def get_student(
 async def replace_student(
     student_id: StudentId, body: StudentReplace, if_match: IfMatch, use_case: Replacing
 ) -> Response:
+    """Replace every writable field of a student. `If-Match` must name the version last read (or `*`);
+    a stale one is 412, none is 428."""
     student = await use_case.execute(
         ReplaceStudentCommand(
             student_id=student_id,
@@ -206,6 +215,8 @@ async def replace_student(
 async def update_student(
     student_id: StudentId, body: StudentPatch, if_match: IfMatch, use_case: Updating
 ) -> Response:
+    """Change some fields of a student (JSON merge patch, RFC 7396: name only what changes; null is
+    refused). `If-Match` as for PUT. A change that changes nothing keeps the version."""
     student = await use_case.execute(
         UpdateStudentCommand(
             student_id=student_id,
@@ -227,5 +238,6 @@ async def update_student(
     response_class=Response,
 )
 async def remove_student(student_id: StudentId, if_match: IfMatch, use_case: Removing) -> Response:
+    """Remove a student. `If-Match` as for PUT."""
     await use_case.execute(RemoveStudentCommand(student_id=student_id, precondition=if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

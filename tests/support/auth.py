@@ -14,7 +14,13 @@ SECRET = "tests-only-secret-never-used-anywhere-else-0123456789"
 
 def settings_for_tests(**overrides: Any) -> Settings:
     # httpx names the in-process app "testserver" (its Host header).
-    values: dict[str, Any] = {"auth_secret": SECRET, "environment": "test", "allowed_hosts": ("testserver",)}
+    # No rate limits but where a test is about them: suites send hundreds of requests a second.
+    values: dict[str, Any] = {
+        "auth_secret": SECRET,
+        "environment": "test",
+        "allowed_hosts": ("testserver",),
+        "rate_limit_enabled": False,
+    }
     return Settings(**(values | overrides))
 
 

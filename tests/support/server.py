@@ -33,7 +33,14 @@ def free_port() -> int:
 def server_environment(**variables: str) -> dict[str, str]:
     """The environment of a `students` process: the tests' own secret, never a .dev-secret file,
     and no drain on stopping (tests that are about the drain set SHUTDOWN_DRAIN themselves)."""
-    return {**os.environ, "AUTH_SECRET": SECRET, "ENVIRONMENT": "test", "SHUTDOWN_DRAIN": "0", **variables}
+    return {
+        **os.environ,
+        "AUTH_SECRET": SECRET,
+        "ENVIRONMENT": "test",
+        "SHUTDOWN_DRAIN": "0",
+        "RATE_LIMIT_ENABLED": "false",
+        **variables,
+    }
 
 
 @dataclass

@@ -1,0 +1,65 @@
+"""Rate limits (OWASP API4): 429 problem+json once a budget is spent, with when to come back.
+
+Two of these wrap the app (app.py). Outside authentication, every request spends from its client
+address's budget, so that requests nobody can authenticate (a guessed token, a flood) are held
+back before any work is done for them. Inside it, an authenticated request spends from its
+caller's budget (the token's subject), whatever address it comes from, and a request to a
+public path (health, docs) from its address's. The budgets are infrastructure/rate_limits.py's.
+
+A refusal carries ``Retry-After`` and the IETF ``RateLimit-Policy`` and ``RateLimit`` fields
+(draft-ietf-httpapi-ratelimit-headers): the policy's quota ``q`` and window ``w`` in seconds,
+and what is left ``r`` and for how long ``t``. Answers that are let through carry none: a field
+per response would cost a second look at the storage on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from infrastructure.auth.tokens import Principal
+from infrastructure.rate_limits import Budget, Verdict
+from interfaces.http.operations import PRINCIPAL_KEY
+from interfaces.http.problems import problem_response
+
+
+def address_of(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"address:{client[0]}" if client else "address:unknown"
+
+
+def caller_of(scope: Scope) -> str:
+    principal = scope.get(PRINCIPAL_KEY)
+    return f"caller:{principal.subject}" if isinstance(principal, Principal) else address_of(scope)
+
+
+class RateLimit:
+    def __init__(self, app: ASGIApp, budget: Budget, key: Callable[[Scope], str]) -> None:
+        self.app = app
+        self._budget = budget
+        self._key = key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        verdict = await self._budget.take(self._key(scope))
+        if verdict.allowed:
+            await self.app(scope, receive, send)
+            return
+        await self._refuse(scope, receive, send, verdict)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, verdict: Verdict) -> None:
+        name = self._budget.name
+        detail = (
+            f"more than {verdict.limit} requests in {verdict.window} s from this "
+            f"{'caller' if name == 'caller' else 'address'}; retry in {verdict.retry_after} s"
+        )
+        headers = {
+            "Retry-After": str(verdict.retry_after),
+            "RateLimit-Policy": f'"{name}";q={verdict.limit};w={verdict.window}',
+            "RateLimit": f'"{name}";r={verdict.remaining};t={verdict.retry_after}',
+        }
+        response = problem_response(scope["path"], 429, "rate-limited", detail, headers=headers)
+        await response(scope, receive, send)

@@ -1,0 +1,69 @@
+"""The served OpenAPI document: valid OpenAPI 3.1, and stating the rules the server enforces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from interfaces.http.app import create_app
+from tests.support.auth import settings_for_tests
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    from dependency_injector import providers
+
+    from interfaces.container import Container
+
+    container = Container()
+    container.settings.override(
+        providers.Object(settings_for_tests(public_base_url="https://students.example.org"))
+    )
+    return create_app(container).openapi()
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validate(document)
+
+
+def test_it_says_where_and_what_the_service_is(document: dict[str, Any]) -> None:
+    assert document["servers"][0]["url"] == "https://students.example.org"
+    info = document["info"]
+    assert info["description"]
+    assert info["license"]["identifier"] == "MIT"
+    assert info["contact"]["name"]
+    declared = {tag["name"] for tag in document["tags"]}
+    used = {tag for item in document["paths"].values() for op in item.values() for tag in op.get("tags", [])}
+    assert used <= declared
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    assert all(op.get("description") for op in operations)
+
+
+def test_bounds_are_those_the_server_keeps(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert schemas["StudentCreate"]["properties"]["email"]["maxLength"] == 254
+    read = schemas["StudentRead"]["properties"]
+    assert read["version"]["format"] == "int32"
+    assert (read["cgpa"]["minimum"], read["cgpa"]["maximum"]) == (0, 10)
+    assert read["name"]["maxLength"] == 100
+    assert schemas["StudentPageRead"]["properties"]["items"]["maxItems"] == 200
+    problem = schemas["Problem"]["properties"]
+    assert problem["status"]["format"] == "int32"
+    # Left out when empty, never null: no generator may make them required-but-nullable.
+    assert "default" not in problem["errors"]
+    assert problem["errors"]["type"] == "array"
+    assert problem["request_id"]["type"] == "string"
+
+
+def test_every_response_declares_the_headers_it_carries(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                headers = response.get("headers", {})
+                assert "X-Request-ID" in headers, (method, path, status)
+                if status in ("401", "403"):
+                    assert "WWW-Authenticate" in headers, (method, path, status)
+                if status == "503":
+                    assert "Retry-After" in headers, (method, path, status)

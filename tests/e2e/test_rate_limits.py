@@ -1,0 +1,91 @@
+"""Rate limits: a caller's budget, an address's budget, and one budget shared by two processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from dependency_injector import providers
+
+from infrastructure.memory.store import InMemoryDatabase
+from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
+from interfaces.container import Container
+from interfaces.http.app import create_app
+from tests.support.auth import bearer, settings_for_tests
+from tests.support.server import free_port, server_environment, serving, students
+
+LIMITS = {"rate_limit_enabled": True, "rate_limit_rate": 1, "rate_limit_burst": 3}
+
+
+async def _client(**settings: object) -> AsyncIterator[httpx.AsyncClient]:
+    container = Container()
+    container.settings.override(
+        providers.Object(settings_for_tests(database_url="sqlite+aiosqlite://", **settings))
+    )
+    memory = providers.Factory(InMemoryUnitOfWork, database=InMemoryDatabase())
+    container.read_only_unit_of_work.override(memory)
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _client(**LIMITS, rate_limit_address_rate=1000, rate_limit_address_burst=1000):
+        yield client
+
+
+async def test_a_caller_past_its_burst_is_429_with_when_to_come_back(limited: httpx.AsyncClient) -> None:
+    alice, bob = bearer(subject="alice"), bearer(subject="bob")
+    for _ in range(3):
+        assert (await limited.get("/students", headers=alice)).status_code == 200
+    refused = await limited.get("/students", headers=alice)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "/problems/rate-limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3
+    assert refused.headers["RateLimit-Policy"] == '"caller";q=3;w=3'
+    assert refused.headers["RateLimit"].startswith('"caller";r=0;t=')
+    # Another caller has a budget of its own.
+    assert (await limited.get("/students", headers=bob)).status_code == 200
+
+
+async def test_an_address_past_its_burst_is_429_before_any_token_is_looked_at() -> None:
+    async for client in _client(
+        rate_limit_enabled=True, rate_limit_address_rate=1, rate_limit_address_burst=2
+    ):
+        statuses = [
+            (await client.get("/students", headers={"Authorization": "Bearer junk"})).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [401, 401, 429, 429]
+        assert (await client.get("/healthz")).status_code == 429
+
+
+async def test_limits_off_refuse_nothing() -> None:
+    async for client in _client(rate_limit_enabled=False, rate_limit_rate=1, rate_limit_burst=1):
+        statuses = {(await client.get("/students", headers=bearer())).status_code for _ in range(5)}
+        assert statuses == {200}
+
+
+@pytest.mark.slow
+async def test_two_processes_on_one_redis_share_one_budget(tmp_path: Path) -> None:
+    env = server_environment(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'students.db'}",
+        RATE_LIMIT_ENABLED="true",
+        RATE_LIMIT_RATE="1",
+        RATE_LIMIT_BURST="4",
+        RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:6379/0",
+    )
+    assert students("migrate", env=env).returncode == 0
+    caller = bearer(subject=f"shared-{uuid.uuid4().hex}")  # a budget no other run has touched
+    with serving(env, free_port()) as one, serving(env, free_port()) as two:
+        async with httpx.AsyncClient(timeout=10) as client:
+            statuses = [
+                (await client.get(f"{base}/students", headers=caller)).status_code for base in [one, two] * 4
+            ]
+    assert statuses[:4] == [200, 200, 200, 200]
+    assert statuses[4:] == [429, 429, 429, 429]
