@@ -41,8 +41,8 @@ _CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Idempotent-Replayed", "Ret
 
 
 # Every router of the API, in the order of the document. A new resource is one more entry here.
-# In matching order: /students/import and /students/export before /students/{student_id}.
-RESOURCES = (bulk, students, health, docs)
+# In matching order: the student routes, on the hot path, first (students.NOT_IDS).
+RESOURCES = (students, bulk, health, docs)
 # Called by orchestrators and scrapers by address: no Host check (interfaces/http/hosts.py).
 _OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 

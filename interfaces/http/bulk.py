@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from application.idempotency import IdempotencyKey
 from application.use_cases.export_students import ExportStudents
@@ -23,11 +22,11 @@ from application.use_cases.import_students import (
     UnreadableFile,
 )
 from interfaces.container import Container
-from interfaces.http.head import asked_method, is_head
+from interfaces.http.head import is_head
 from interfaces.http.media import media_type_of
 from interfaces.http.openapi import REPLAYED
-from interfaces.http.operations import Operation, accepts, operations, refuses, requires
-from interfaces.http.problems import HttpProblem, problem_response, with_head
+from interfaces.http.operations import Operation, accepts, refuses, requires
+from interfaces.http.problems import HttpProblem
 from interfaces.http.rendering import JsonResponse
 from interfaces.http.requests import Caller, IdempotencyKeyHeader, uses
 from interfaces.http.schemas import ImportResult
@@ -205,24 +204,3 @@ async def export_students(request: Request, use_case: Exporting) -> Response:
             yield writer.page(page)
 
     return StreamingResponse(body(), media_type=writer.media_type)
-
-
-class _OtherMethods(Route):
-    """Any other method on a bulk path is 405, as it is on every path. Without it the routes of
-    /students/{student_id} would take "import" or "export" for a student's id (a PUT, a 415)."""
-
-    def __init__(self, path: str, allowed: str) -> None:
-        async def refuse(request: Request) -> Response:
-            method, where = asked_method(request.scope), request.url.path
-            detail = f"{method} is not allowed on {where}"
-            return problem_response(where, 405, "method-not-allowed", detail, headers={"Allow": allowed})
-
-        super().__init__(path, refuse, include_in_schema=False)
-        # Every method: the operation before it in the routes takes its own first.
-        self.methods = None
-
-
-for _operation in operations(list(router.routes)):
-    router.routes.append(
-        _OtherMethods(_operation.path, ", ".join(sorted(with_head(_operation.methods or set()))))
-    )

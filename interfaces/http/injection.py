@@ -67,7 +67,8 @@ def bind_providers(app: FastAPI, container: Container) -> None:
             if provider is None:
                 methods = ",".join(sorted(operation.methods or ()))
                 raise StartupError(
-                    f"{methods} {operation.path} needs {provided!r}, which the container does not provide"
+                    f"{methods} {operation.path_format} needs {provided!r}, "
+                    "which the container does not provide"
                 )
             bound[provided.provider_name] = provider
     setattr(app.state, _PROVIDERS, bound)

@@ -43,7 +43,8 @@ def _request_id(scope: Scope) -> str:
 
 def _route_of(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    # The template as documented, without convertors: /students/{student_id}.
+    path = getattr(route, "path_format", None)
     return path if isinstance(path, str) else UNMATCHED
 
 

@@ -343,6 +343,11 @@ class Operation(APIRoute):
         return direct
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            # Routed here for its path alone (no route has this method): the 405, before anything
+            # this operation would refuse a request of its own method with.
+            await super().handle(scope, receive, send)
+            return
         refusal = self._refusal(scope)
         if refusal is not None:
             await refusal(scope, receive, send)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BeforeValidator
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
 from application.idempotency import IdempotencyKey
@@ -46,6 +47,18 @@ from interfaces.http.schemas import (
 
 # No "from __future__ import annotations" here: FastAPI reads these Annotated markers from the live
 # signatures, so the annotations must be real objects.
+# The names under /students that are not students' ids: interfaces/http/bulk.py's routes. Its
+# own convertor keeps /{student_id} from matching them, so those routes may come after these (the
+# student routes are matched first, on every request) and a PUT to /students/import is 405.
+NOT_IDS = ("import", "export")
+
+
+class _StudentIdSegment(StringConvertor):
+    regex = f"(?!(?:{'|'.join(NOT_IDS)})$)[^/]+"
+
+
+register_url_convertor("student_id", _StudentIdSegment())
+
 StudentId = Annotated[
     UUID,
     BeforeValidator(canonical_uuid),
@@ -160,7 +173,7 @@ async def list_students(
 
 
 @router.get(
-    "/{student_id}",
+    "/{student_id:student_id}",
     operation_id="get_student",
     summary="Read one student",
     response_model=StudentRead,
@@ -181,7 +194,7 @@ async def get_student(
 
 
 @router.put(
-    "/{student_id}",
+    "/{student_id:student_id}",
     operation_id="replace_student",
     summary="Replace a student's fields",
     response_model=StudentRead,
@@ -206,7 +219,7 @@ async def replace_student(
 
 
 @router.patch(
-    "/{student_id}",
+    "/{student_id:student_id}",
     operation_id="update_student",
     summary="Change some of a student's fields (JSON merge patch, RFC 7396)",
     response_model=StudentRead,
@@ -231,7 +244,7 @@ async def update_student(
 
 
 @router.delete(
-    "/{student_id}",
+    "/{student_id:student_id}",
     operation_id="remove_student",
     summary="Remove a student",
     status_code=status.HTTP_204_NO_CONTENT,

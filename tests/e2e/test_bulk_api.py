@@ -137,3 +137,10 @@ async def test_a_dry_run_never_replays_a_key(client: httpx.AsyncClient) -> None:
     assert dry.json()["dry_run"] is True
     assert dry.json()["unchanged"] == 2
     assert "Idempotent-Replayed" not in dry.headers
+
+
+def test_the_names_no_student_id_may_take_are_the_bulk_routes() -> None:
+    from interfaces.http import bulk, students
+    from interfaces.http.operations import operations
+
+    assert {route.path.rsplit("/", 1)[1] for route in operations(bulk.router.routes)} == set(students.NOT_IDS)

@@ -72,7 +72,7 @@ class FaultyDatabase:
                 )
             ).scalars()
             for thread_id in list(ids):
-                await connection.execute(sa.text(f"KILL QUERY {int(thread_id)}"))
+                await _kill(connection, f"KILL QUERY {int(thread_id)}")
 
     async def kill_connections(self) -> int:
         """End every connection to this database from the server's side (not the shared server)."""
@@ -98,8 +98,8 @@ class FaultyDatabase:
             ).scalars()
             count = 0
             for thread_id in list(ids):
-                await connection.execute(sa.text(f"KILL {int(thread_id)}"))
-                count += 1
+                if await _kill(connection, f"KILL {int(thread_id)}"):
+                    count += 1
             return count
 
 
@@ -129,3 +129,18 @@ async def close_app(
     await container.probe_engine().dispose()
     if rewire is not None:
         rewire.wire()
+
+
+# MariaDB's "Unknown thread id": the connection ended between the listing and its KILL.
+_GONE_ALREADY = 1094
+
+
+async def _kill(connection: Any, statement: str) -> bool:
+    """Run a KILL; False when its connection had already gone (which is what was wanted)."""
+    try:
+        await connection.execute(sa.text(statement))
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "args", (None,))[0] != _GONE_ALREADY:
+            raise
+        return False
+    return True
