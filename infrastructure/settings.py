@@ -66,9 +66,13 @@ class Settings(BaseSettings):
     # token's subject) and per client address; in this process, or shared through Redis when
     # RATE_LIMIT_STORAGE_URL is set (redis://host:6379/0), so that N processes share one budget.
     rate_limit_enabled: bool = True
-    rate_limit_rate: float = Field(100.0, gt=0, le=1_000_000, description="requests a second per caller")
+    rate_limit_rate: float = Field(
+        100.0, ge=0.01, le=1_000_000, allow_inf_nan=False, description="requests a second per caller"
+    )
     rate_limit_burst: int = Field(200, ge=1, le=10_000_000)
-    rate_limit_address_rate: float = Field(200.0, gt=0, le=1_000_000, description="per client address")
+    rate_limit_address_rate: float = Field(
+        200.0, ge=0.01, le=1_000_000, allow_inf_nan=False, description="per client address"
+    )
     rate_limit_address_burst: int = Field(400, ge=1, le=10_000_000)
     rate_limit_storage_url: str | None = None
 
@@ -89,9 +93,6 @@ class Settings(BaseSettings):
     allowed_hosts: CommaList = ()
     # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's); empty: none.
     forwarded_allow_ips: CommaList = ()
-    # The path prefix a proxy serves the API under (ASGI root_path), when it does not pass it on:
-    # "/api" makes /api/students the students. Links are built on it.
-    root_path: str = ""
     # On SIGTERM: keep serving this long while /readyz says 503, so a balancer stops sending; then
     # stop accepting, and give requests still running this long to finish.
     shutdown_drain: float = Field(5.0, ge=0, le=3600, description="seconds")
@@ -158,19 +159,14 @@ class Settings(BaseSettings):
     def _rate_limit_storage(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        if urlsplit(value.strip()).scheme not in ("redis", "rediss"):
+        parts = urlsplit(value.strip())
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError:
+            parts = parts._replace(scheme="")
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
             raise ValueError("must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0")
         return value.strip()
-
-    @field_validator("root_path")
-    @classmethod
-    def _root_path(cls, value: str) -> str:
-        value = value.strip()
-        if value in ("", "/"):
-            return ""
-        if not value.startswith("/") or not _URL_PATH.fullmatch(value):
-            raise ValueError("must be a URL path such as /api")
-        return value.rstrip("/")
 
     @field_validator("public_base_url")
     @classmethod

@@ -215,7 +215,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = _overridden(
         settings,
         forwarded_allow_ips=forwarded,
-        root_path=args.root_path,
         shutdown_drain=args.shutdown_drain,
         shutdown_timeout=args.shutdown_timeout,
     )
@@ -322,11 +321,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IPS",
         help="comma list of proxy addresses whose X-Forwarded-For/-Proto are believed "
         "(default: FORWARDED_ALLOW_IPS, none)",
-    )
-    serve.add_argument(
-        "--root-path",
-        metavar="PATH",
-        help="the path prefix a proxy serves the API under, such as /api (default: ROOT_PATH, none)",
     )
     serve.add_argument(
         "--shutdown-drain",

@@ -189,7 +189,6 @@ def run_worker(
         access_log=False,
         proxy_headers=bool(forwarded),
         forwarded_allow_ips=forwarded or None,
-        root_path=settings.root_path,
         server_header=False,
         # uvicorn declares an int, and waits with asyncio.wait_for, which takes any number.
         timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]

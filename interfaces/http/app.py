@@ -100,7 +100,9 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     app.add_middleware(HeadAsGet)
     if settings.rate_limit_enabled:
         # Inside authentication: the caller's budget (an address's, on a public path).
-        app.add_middleware(RateLimit, budget=container.caller_budget(), key=caller_of)
+        app.add_middleware(
+            RateLimit, budget=container.caller_budget(), key=caller_of, exempt_paths=_OPERATIONS_PATHS
+        )
     paths, prefixes = public_paths(app.routes)
     app.add_middleware(
         BearerAuthentication,
@@ -110,7 +112,9 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     )
     if settings.rate_limit_enabled:
         # Before authentication: the client address's, so that a flood costs no token check.
-        app.add_middleware(RateLimit, budget=container.address_budget(), key=address_of)
+        app.add_middleware(
+            RateLimit, budget=container.address_budget(), key=address_of, exempt_paths=_OPERATIONS_PATHS
+        )
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

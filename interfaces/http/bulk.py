@@ -191,7 +191,10 @@ def _export_format(request: Request) -> str:
 async def export_students(request: Request, use_case: Exporting) -> Response:
     writer = Writer(_export_format(request))
     if is_head(request.scope):
-        return Response(media_type=writer.media_type)
+        # As the GET's: streamed, so no length is known.
+        head = Response(media_type=writer.media_type)
+        del head.headers["content-length"]
+        return head
     pages = use_case.pages()
     # The first page before the first byte: a database that cannot serve is still a 503.
     first = await anext(pages, None)

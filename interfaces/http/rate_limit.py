@@ -35,13 +35,21 @@ def caller_of(scope: Scope) -> str:
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, budget: Budget, key: Callable[[Scope], str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        budget: Budget,
+        key: Callable[[Scope], str],
+        exempt_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self._budget = budget
         self._key = key
+        # Probes and scrapers (/healthz, /readyz, /metrics): a flood must not fail an orchestrator's check.
+        self._exempt = exempt_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self._exempt:
             await self.app(scope, receive, send)
             return
         verdict = await self._budget.take(self._key(scope))

@@ -23,6 +23,7 @@ async def test_head_answers_what_get_would_without_the_body(client: httpx.AsyncC
     export = await client.head("/students/export")
     assert (export.status_code, export.content) == (200, b"")
     assert export.headers["Content-Type"].startswith("text/csv")
+    assert "Content-Length" not in export.headers  # streamed, as the GET is
 
 
 async def test_head_is_refused_as_get_would_be(

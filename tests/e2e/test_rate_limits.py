@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from dependency_injector import providers
+from pydantic import ValidationError
 
 from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
@@ -62,7 +63,9 @@ async def test_an_address_past_its_burst_is_429_before_any_token_is_looked_at() 
             for _ in range(4)
         ]
         assert statuses == [401, 401, 429, 429]
-        assert (await client.get("/healthz")).status_code == 429
+        # Probes are never held back: an orchestrator's check must not fail for others' traffic.
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/docs")).status_code == 429
 
 
 async def test_limits_off_refuse_nothing() -> None:
@@ -89,3 +92,13 @@ async def test_two_processes_on_one_redis_share_one_budget(tmp_path: Path) -> No
             ]
     assert statuses[:4] == [200, 200, 200, 200]
     assert statuses[4:] == [429, 429, 429, 429]
+
+
+def test_settings_refuse_budgets_no_one_could_mean() -> None:
+    for bad in (
+        {"rate_limit_rate": 1e-300},
+        {"rate_limit_rate": float("nan")},
+        {"rate_limit_storage_url": "redis://h:abc/0"},
+    ):
+        with pytest.raises(ValidationError):
+            settings_for_tests(**bad)
