@@ -65,17 +65,8 @@ _TAKEN_COUNT = sa.select(sa.func.count()).select_from(_TAKEN.subquery())
 
 _not_stored = ~sa.exists().where(students.c.email == _ROWS.c.email)
 _NEW_COUNT = sa.select(sa.func.count()).select_from(_ROWS).where(~sa.exists().where(_held_by_another))
-_STORED_COLUMNS = [
-    "id",
-    "name",
-    "name_folded",
-    "email",
-    "department",
-    "cgpa",
-    "created_at",
-    "updated_at",
-    "version",
-]
+# Every column of the students table, in its order, which _AS_STUDENTS selects in.
+_STORED_COLUMNS = [column.name for column in students.columns]
 _AS_STUDENTS = sa.select(
     _ROWS.c.id,
     _ROWS.c.name,

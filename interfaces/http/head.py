@@ -33,9 +33,14 @@ class HeadAsGet:
             await self.app(scope, receive, send)
             return
         ended = False
+        routed = {**scope, "method": "GET", ASKED_METHOD: "HEAD"}
 
         async def without_body(message: Message) -> None:
             nonlocal ended
+            if message["type"] == "http.response.start" and "route" in routed:
+                # What the router found, for the middleware outside that reads it from the
+                # request's own scope (the headers of a public route, the route in logs and metrics).
+                scope["route"] = routed["route"]
             if message["type"] == "http.response.body":
                 if ended:
                     return
@@ -43,4 +48,4 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET", ASKED_METHOD: "HEAD"}, receive, without_body)
+        await self.app(routed, receive, without_body)

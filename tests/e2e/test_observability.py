@@ -110,6 +110,7 @@ async def test_metrics_count_requests_by_route_template_method_and_status(client
         assert (await client.get(f"/students/{student['id']}")).status_code == 200
     await client.get(f"/students/{UUID(int=1)}")
     await client.get("/no/such/path")
+    await client.head(f"/students/{student['id']}")
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -123,6 +124,8 @@ async def test_metrics_count_requests_by_route_template_method_and_status(client
     assert grew("http_requests_total", method="GET", route=route, status="404") == 1
     assert grew("http_requests_total", method="POST", route="/students", status="201") == 1
     assert grew("http_requests_total", method="GET", route="<unmatched>", status="404") == 1
+    # A HEAD is counted as what it is, under the route it was answered by.
+    assert grew("http_requests_total", method="HEAD", route=route, status="200") == 1
     assert grew("http_request_duration_seconds_count", method="GET", route=route, status="200") == 3
     assert (
         grew("http_request_duration_seconds_bucket", method="GET", route=route, status="200", le="+Inf") == 3
