@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import FastAPI, Request
@@ -87,6 +88,10 @@ def body_too_large(limit: int) -> str:
     return f"the request body is larger than the {limit} bytes this service accepts"
 
 
+# What RFC 3986 lets a path hold as it is (pchar and "/"); the rest is percent-encoded.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
 def problem_response(
     instance: str,
     status: int,
@@ -104,7 +109,9 @@ def problem_response(
         "title": title or TITLES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": instance,
+        # The path as a URI reference again: the decoded path may hold spaces, controls or any
+        # other character its percent-encoding stood for.
+        "instance": quote(instance, safe=_PATH_SAFE, errors="surrogatepass"),
     }
     if errors:
         body["errors"] = [_issue(e) for e in errors]

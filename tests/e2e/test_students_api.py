@@ -459,3 +459,12 @@ async def test_a_bad_id_is_refused_alike_by_every_operation(client: httpx.AsyncC
     assert path_errors[0]
     assert path_errors[0][0]["field"] == "student_id"
     assert {d["type"] for d in documents} == {documents[0]["type"]}
+
+
+async def test_a_problems_instance_is_a_uri_reference_whatever_the_path_held(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by schemathesis: the decoded path (controls, non-ASCII, spaces) was sent back as is.
+    response = await client.get("/students/%C2%82%C2%A1%06%20a%25b")
+    problem = assert_problem(response, 422)
+    assert problem["instance"] == "/students/%C2%82%C2%A1%06%20a%25b"
