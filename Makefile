@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install install-dev install-bench run migrate test lint typecheck contracts pytest bench bench-inprocess bench-instructions bench-bulk clean
+.PHONY: install install-dev install-bench install-node run migrate test lint typecheck contracts pytest bench bench-inprocess bench-instructions bench-bulk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,21 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $@ $(VENV)/.installed
 
+# Outside tools the tests point at the served OpenAPI document (tests/ecosystem/): Spectral, its
+# OWASP ruleset, openapi-typescript and tsc, pinned by the lock file, in .venv/node.
+$(VENV)/node/.installed: tests/ecosystem/package.json tests/ecosystem/package-lock.json | $(BIN)/python
+	mkdir -p $(VENV)/node
+	cp tests/ecosystem/package.json tests/ecosystem/package-lock.json $(VENV)/node/
+	cd $(VENV)/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
 install-bench: $(VENV)/.installed-bench
+
+install-node: $(VENV)/node/.installed
 
 migrate: install
 	$(BIN)/students migrate
@@ -46,7 +56,7 @@ typecheck: install-dev
 contracts: install-dev
 	$(BIN)/lint-imports
 
-pytest: install-dev
+pytest: install-dev install-node
 	$(BIN)/pytest
 
 test: lint typecheck contracts pytest

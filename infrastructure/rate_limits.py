@@ -37,6 +37,7 @@ class Verdict:
     window: int  # seconds
     remaining: int
     retry_after: int  # seconds until a request may succeed again (when not allowed)
+    reset: int = 0  # seconds until the budget is whole again (in Redis: at most, the window)
 
 
 class Budget:
@@ -71,9 +72,13 @@ class Budget:
             self._buckets[key] = (tokens - 1, now)
             if len(self._buckets) > _MAX_KEYS:
                 self._forget_full(now)
-            return Verdict(True, self.limit, self.window, int(tokens - 1), 0)
+            reset = math.ceil((self._burst - tokens + 1) / self._rate)
+            return Verdict(True, self.limit, self.window, int(tokens - 1), 0, reset)
         self._buckets[key] = (tokens, now)
-        return Verdict(False, self.limit, self.window, 0, max(1, math.ceil((1 - tokens) / self._rate)))
+        retry_after = max(1, math.ceil((1 - tokens) / self._rate))
+        return Verdict(
+            False, self.limit, self.window, 0, retry_after, math.ceil((self._burst - tokens) / self._rate)
+        )
 
     def _forget_full(self, now: float) -> None:
         """Drop the buckets that have filled up again: they hold nothing a new one would not."""
@@ -85,14 +90,18 @@ class Budget:
 
     async def _take_shared(self, key: str) -> Verdict:
         try:
-            if await self._shared.hit(self._item, self.name, key):
-                return Verdict(True, self.limit, self.window, 0, 0)
+            # What the strategy's hit() does, keeping the count it throws away.
+            spent = await self._shared.storage.incr(
+                self._item.key_for(self.name, key), self._item.get_expiry()
+            )
+            if spent <= self.limit:
+                return Verdict(True, self.limit, self.window, self.limit - spent, 0, self.window)
             stats = await self._shared.get_window_stats(self._item, self.name, key)
         except Exception as exc:
             self._warn(exc)
-            return Verdict(True, self.limit, self.window, 0, 0)
+            return Verdict(True, self.limit, self.window, self.limit, 0, self.window)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        return Verdict(False, self.limit, self.window, stats.remaining, retry_after)
+        return Verdict(False, self.limit, self.window, stats.remaining, retry_after, retry_after)
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()

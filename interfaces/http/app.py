@@ -37,7 +37,16 @@ _CORS_REQUEST_HEADERS = [
     "Idempotency-Key",
     REQUEST_ID_HEADER,
 ]
-_CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Idempotent-Replayed", "Retry-After", REQUEST_ID_HEADER]
+_CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Link",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    REQUEST_ID_HEADER,
+]
 
 
 # Every router of the API, in the order of the document. A new resource is one more entry here.
@@ -94,7 +103,15 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
         # The routes themselves, not an included router: each request then walks one list.
         app.router.routes.extend(resource.router.routes)
     bind_providers(app, container)
-    install_openapi(app, Problem, public_base_url=settings.public_base_url)
+    larger_bodies = {str(bulk.router.url_path_for("import_students")): settings.import_max_bytes}
+    install_openapi(
+        app,
+        Problem,
+        public_base_url=settings.public_base_url,
+        environment=settings.environment,
+        rate_limit_exempt=_OPERATIONS_PATHS if settings.rate_limit_enabled else None,
+        streamed_body_limits=larger_bodies,
+    )
 
     # Pure ASGI middleware; the last added is the outermost.
     app.add_middleware(HeadAsGet)
@@ -118,7 +135,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
-        larger={bulk.router.url_path_for("import_students"): settings.import_max_bytes},
+        larger=larger_bodies,
     )
     if settings.cors_origins:
         # Outside authentication: a browser's preflight request carries no token.

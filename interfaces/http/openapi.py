@@ -6,6 +6,7 @@ every error response as ``application/problem+json`` (the only type they are ser
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,26 +15,35 @@ from pydantic import BaseModel
 
 from interfaces.http.operations import SECURITY_SCHEME
 
-_STRING = {"type": "string"}
+# The longest URL this service writes into a header (Location, Link): a base URL, a path and a
+# page's filters, each of them bounded where it is read.
+_URL_LENGTH = 8192
+_INT32_MAX = 2**31 - 1
 
 ETAG: dict[str, Any] = {
     "ETag": {
         "description": "The student's version as an entity tag; send it back in If-Match",
-        "schema": _STRING,
+        "schema": {"type": "string", "pattern": '^"[0-9]{1,10}"$', "maxLength": 12, "example": '"3"'},
     }
 }
-LOCATION: dict[str, Any] = {"Location": {"description": "URL of the student", "schema": _STRING}}
+LOCATION: dict[str, Any] = {
+    "Location": {
+        "description": "URL of the student",
+        "schema": {"type": "string", "format": "uri-reference", "maxLength": _URL_LENGTH},
+    }
+}
 REPLAYED: dict[str, Any] = {
     "Idempotent-Replayed": {
-        "description": "`true` when this is the stored answer to an earlier request with the same key",
-        "schema": _STRING,
+        "description": "`true` when this is the stored answer to an earlier request with the same key; "
+        "absent otherwise",
+        "schema": {"type": "string", "enum": ["true"]},
     }
 }
 LINK: dict[str, Any] = {
     "Link": {
         "description": 'RFC 8288 link to the next page (`rel="next"`), with the same filters; '
         "absent on the last page",
-        "schema": _STRING,
+        "schema": {"type": "string", "pattern": '^<[^>]+>; rel="next"$', "maxLength": _URL_LENGTH},
     }
 }
 
@@ -43,7 +53,10 @@ _BEARER: dict[str, Any] = {
     "scheme": "bearer",
     "bearerFormat": "JWT",
     "description": "A JWT whose `scope` claim grants students:read, students:write or students:admin. "
-    "Locally, `students token students:read students:write` mints one.",
+    "Locally, `students token students:read students:write` mints one. Verified as RFC8725 (JWT "
+    "best current practices) asks: the algorithms are pinned by configuration (`AUTH_ALGORITHMS`) and "
+    "never taken from the token, `none` is never accepted, HMAC keys are at least 32 bytes, `exp` and "
+    "`sub` are required, and `iss`/`aud` are checked when configured.",
 }
 
 
@@ -75,38 +88,66 @@ _REQUEST_ID: dict[str, Any] = {
     "X-Request-ID": {
         "description": "The request's id: the client's own when it sent a well-formed one, else a new "
         "one; in every log line of the request",
-        "schema": {"type": "string", "maxLength": 200},
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:+/=-]{1,128}$", "maxLength": 128},
+    }
+}
+_CORS_ORIGIN: dict[str, Any] = {
+    "Access-Control-Allow-Origin": {
+        "description": "The request's `Origin`, when it is one of `CORS_ORIGINS` (none by default: "
+        "then this header is never sent and no browser page on another origin may read an answer)",
+        "schema": {"type": "string", "format": "uri", "maxLength": 2048},
     }
 }
 # Sent with these statuses (interfaces/http/problems.py, operations.py).
 _RETRY_AFTER: dict[str, Any] = {
-    "Retry-After": {"description": "Seconds after which a retry may succeed", "schema": {"type": "integer"}}
+    "Retry-After": {
+        "description": "Seconds after which a retry may succeed",
+        "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": _INT32_MAX},
+    }
 }
 _CHALLENGE: dict[str, Any] = {
-    "WWW-Authenticate": {"description": "RFC 6750 bearer challenge: what was wrong", "schema": _STRING}
+    "WWW-Authenticate": {
+        "description": "RFC 6750 bearer challenge: what was wrong",
+        "schema": {"type": "string", "pattern": "^Bearer( |$)", "maxLength": 512},
+    }
 }
-_RATE_LIMITED: dict[str, Any] = {
-    **_RETRY_AFTER,
+# On every answer of an operation that spends a budget (interfaces/http/rate_limit.py): one item
+# per budget spent, the client address's and, once authenticated, the caller's.
+RATE_LIMITS: dict[str, Any] = {
     "RateLimit-Policy": {
-        "description": 'The budget spent: `"caller";q=200;w=2` (IETF RateLimit header fields)',
-        "schema": _STRING,
+        "description": 'The budgets this request spent (IETF RateLimit header fields): `"address";q=400;'
+        'w=1, "caller";q=200;w=1` is 400 requests a second from this address and 200 from this caller',
+        "schema": {"type": "string", "pattern": '^"(address|caller)";q=[0-9]+;w=[0-9]+', "maxLength": 200},
     },
     "RateLimit": {
-        "description": 'What is left of it and for how long: `"caller";r=0;t=1`',
-        "schema": _STRING,
+        "description": 'What is left of each and in how many seconds it is whole again: `"caller";r=199;t=1`',
+        "schema": {"type": "string", "pattern": '^"(address|caller)";r=[0-9]+;t=[0-9]+', "maxLength": 200},
     },
 }
 _HEADERS_BY_STATUS: dict[str, dict[str, Any]] = {
     "401": _CHALLENGE,
     "403": _CHALLENGE,
     "409": _RETRY_AFTER,
-    "429": _RATE_LIMITED,
+    "429": _RETRY_AFTER,
     "503": _RETRY_AFTER,
 }
+# ENVIRONMENT's words for the server entry (a reader must see which environment a URL is).
+_ENVIRONMENT_NAMES = {"development": "local development", "test": "test", "production": "production"}
 
 
-def install_openapi(app: FastAPI, *extra_models: type[BaseModel], public_base_url: str | None = None) -> None:
-    """Build the document on first use, with ``extra_models`` added to its components."""
+def install_openapi(
+    app: FastAPI,
+    *extra_models: type[BaseModel],
+    public_base_url: str | None = None,
+    environment: str = "development",
+    rate_limit_exempt: frozenset[str] | None = None,
+    streamed_body_limits: Mapping[str, int] | None = None,
+) -> None:
+    """Build the document on first use, with ``extra_models`` added to its components.
+
+    Every path but those in ``rate_limit_exempt`` spends a rate-limit budget, and says so in
+    its answers; ``None`` when rate limits are off. A body read as a stream (an import) is as
+    long as ``streamed_body_limits`` lets it be, in bytes, and so in characters at most."""
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -117,12 +158,19 @@ def install_openapi(app: FastAPI, *extra_models: type[BaseModel], public_base_ur
                 description=_DESCRIPTION,
                 routes=app.routes,
                 tags=_TAGS,
-                servers=[{"url": public_base_url or "/", "description": "this service"}],
+                servers=[
+                    {
+                        "url": public_base_url or "/",
+                        "description": f"this service ({_ENVIRONMENT_NAMES.get(environment, environment)})",
+                        "x-internal": False,
+                    }
+                ],
                 license_info={"name": "MIT", "identifier": "MIT"},
                 contact={"name": "The students service authors", "url": "https://spdx.org/licenses/MIT.html"},
             )
             _add_head_operations(built)
-            _add_response_headers(built)
+            _add_response_headers(built, rate_limit_exempt)
+            _bound_streamed_bodies(built, streamed_body_limits or {})
             components = built.setdefault("components", {})
             components.setdefault("schemas", {}).update(_component_schemas(*extra_models))
             components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = _BEARER
@@ -151,11 +199,27 @@ def _add_head_operations(document: dict[str, Any]) -> None:
         item["head"] = head
 
 
-def _add_response_headers(document: dict[str, Any]) -> None:
-    """Every response's X-Request-ID, and the headers that come with some statuses."""
-    for item in document.get("paths", {}).values():
+def _add_response_headers(document: dict[str, Any], exempt: frozenset[str] | None) -> None:
+    """Every response's X-Request-ID and CORS origin, the rate-limit fields where budgets are
+    spent, and the headers that come with some statuses."""
+    for path, item in document.get("paths", {}).items():
+        limited = exempt is not None and path not in exempt
         for operation in item.values():
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.get("responses", {})
+            if not limited:
+                responses.pop("429", None)
+            for status, response in responses.items():
                 headers = response.setdefault("headers", {})
                 headers.update(_REQUEST_ID)
+                headers.update(_CORS_ORIGIN)
+                if limited:
+                    headers.update(RATE_LIMITS)
                 headers.update(_HEADERS_BY_STATUS.get(str(status), {}))
+
+
+def _bound_streamed_bodies(document: dict[str, Any], limits: Mapping[str, int]) -> None:
+    for path, limit in limits.items():
+        for operation in document.get("paths", {}).get(path, {}).values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                if media.get("schema", {}).get("type") == "string":
+                    media["schema"] = {**media["schema"], "maxLength": limit}

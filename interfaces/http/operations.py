@@ -269,10 +269,6 @@ class Operation(APIRoute):
                 "required": True,
                 "content": {media: {"schema": text} for media in self.media_types},
             }
-        elif len(self.media_types) > 1 and self.body_field is not None:
-            model = self.body_field.field_info.annotation
-            schema = {"$ref": f"#/components/schemas/{getattr(model, '__name__', 'Body')}"}
-            extra["requestBody"] = {"content": {media: {"schema": schema} for media in self.media_types}}
         self.openapi_extra = extra or None
 
     def provided(self) -> Iterator[Any]:

@@ -6,10 +6,10 @@ back before any work is done for them. Inside it, an authenticated request spend
 caller's budget (the token's subject), whatever address it comes from, and a request to a
 public path (health, docs) from its address's. The budgets are infrastructure/rate_limits.py's.
 
-A refusal carries ``Retry-After`` and the IETF ``RateLimit-Policy`` and ``RateLimit`` fields
-(draft-ietf-httpapi-ratelimit-headers): the policy's quota ``q`` and window ``w`` in seconds,
-and what is left ``r`` and for how long ``t``. Answers that are let through carry none: a field
-per response would cost a second look at the storage on every request.
+Every answer carries the IETF ``RateLimit-Policy`` and ``RateLimit`` fields
+(draft-ietf-httpapi-ratelimit-headers), one item per budget it spent, so that a client can pace
+itself before it is refused: the policy's quota ``q`` and window ``w`` in seconds, what is left
+``r`` and in how many seconds the budget is whole again ``t``. A refusal adds ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from infrastructure.auth.tokens import Principal
 from infrastructure.rate_limits import Budget, Verdict
 from interfaces.http.operations import PRINCIPAL_KEY
 from interfaces.http.problems import problem_response
+
+# Where the fields for the answer wait in the scope: a list of (name, value) header pairs.
+RATE_LIMIT_FIELDS = "students.rate_limit_fields"
 
 
 def address_of(scope: Scope) -> str:
@@ -47,12 +50,21 @@ class RateLimit:
         self._key = key
         # Probes and scrapers (/healthz, /readyz, /metrics): a flood must not fail an orchestrator's check.
         self._exempt = exempt_paths
+        self._policy = (b"ratelimit-policy", f'"{budget.name}";q={budget.limit};w={budget.window}'.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self._exempt:
             await self.app(scope, receive, send)
             return
         verdict = await self._budget.take(self._key(scope))
+        # Sent with the answer, whoever gives it, by ProtectiveHeaders (security.py), which wraps
+        # send already: a wrapper here too would cost two more calls per message and budget.
+        remaining = (b"ratelimit", f'"{self._budget.name}";r={verdict.remaining};t={verdict.reset}'.encode())
+        fields = scope.get(RATE_LIMIT_FIELDS)
+        if fields is None:
+            scope[RATE_LIMIT_FIELDS] = [self._policy, remaining]
+        else:
+            fields += (self._policy, remaining)
         if verdict.allowed:
             await self.app(scope, receive, send)
             return
@@ -64,10 +76,6 @@ class RateLimit:
             f"more than {verdict.limit} requests in {verdict.window} s from this "
             f"{'caller' if name == 'caller' else 'address'}; retry in {verdict.retry_after} s"
         )
-        headers = {
-            "Retry-After": str(verdict.retry_after),
-            "RateLimit-Policy": f'"{name}";q={verdict.limit};w={verdict.window}',
-            "RateLimit": f'"{name}";r={verdict.remaining};t={verdict.retry_after}',
-        }
+        headers = {"Retry-After": str(verdict.retry_after)}
         response = problem_response(scope["path"], 429, "rate-limited", detail, headers=headers)
         await response(scope, receive, send)

@@ -35,6 +35,7 @@ Email = Annotated[
     str,
     Field(
         max_length=EMAIL_MAX_LENGTH,
+        json_schema_extra={"format": "email"},
         description="a valid address; stored in lower case; unique",
         examples=["ada@example.org"],
     ),
@@ -50,14 +51,35 @@ Department = Annotated[
 _CGPA_RANGE: dict[str, Any] = {"minimum": 0, "maximum": 10, "multipleOf": 0.01}
 # A 32-bit column holds a version: what a client may keep it in.
 _INT32: dict[str, Any] = {"format": "int32"}
+# Counts of rows in an imported file: it is at most IMPORT_MAX_BYTES long, a row at least a byte.
+_ROW_COUNT: dict[str, Any] = {"format": "int64", "maximum": 64 * 1024**3}
+# A CGPA written as text: "10.00" with room for spaces and trailing zeros, no more.
+CGPA_TEXT_MAX_LENGTH = 40
+# Unpadded base64url (application/cursor.py); documented, while the cursor's own check words the refusal.
+Cursor = Annotated[str, Field(json_schema_extra={"pattern": "^[A-Za-z0-9_-]+$"})]
 
 
 def _plain_decimal(value: object) -> object:
     # Decimal("1_0") is 10 and Decimal("1e1") is 10 too; as text, only plain decimals are CGPAs.
     # (JSON numbers arrive as Decimal, exactly: see interfaces/http/exact_json.py.)
     if isinstance(value, str):
+        if len(value) > CGPA_TEXT_MAX_LENGTH:
+            raise ValueError(f"must be a decimal number of at most {CGPA_TEXT_MAX_LENGTH} characters")
         normalise_cgpa(value)  # raises ValueError, which names the field
     return value
+
+
+def _bounded_text_option(schema: dict[str, Any]) -> None:
+    """A decimal's schema is a number or a string: bound the string as _plain_decimal does."""
+    for option in schema.get("anyOf", []):
+        if option.get("type") == "string":
+            option["maxLength"] = CGPA_TEXT_MAX_LENGTH
+            option["pattern"] = r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$"  # the domain's _DECIMAL_TEXT
+
+
+def _cgpa_schema(schema: dict[str, Any]) -> None:
+    schema.update(_CGPA_RANGE)
+    _bounded_text_option(schema)
 
 
 Cgpa = Annotated[
@@ -67,10 +89,11 @@ Cgpa = Annotated[
         description="0.00 to 10.00 with at most two decimals (more precision is refused)",
         examples=[8.75],
         # Documented, not enforced here: the domain's rule refuses what is out, in its own words.
-        json_schema_extra=_CGPA_RANGE,
+        json_schema_extra=_cgpa_schema,
     ),
     AfterValidator(normalise_cgpa),
 ]
+CgpaBound = Annotated[Decimal, BeforeValidator(_plain_decimal), Field(json_schema_extra=_bounded_text_option)]
 
 
 class _Input(BaseModel):
@@ -125,17 +148,15 @@ class StudentPatch(_Input):
 class StudentListQuery(_Input):
     """The query of ``GET /students``. An unknown parameter is refused: a typo must not widen a page."""
 
-    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size")
-    cursor: str | None = Field(
+    limit: int = Field(
+        DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size", json_schema_extra=_INT32
+    )
+    cursor: Cursor | None = Field(
         None, min_length=1, max_length=2048, description="`next_cursor` of the previous page"
     )
     department: str | None = Field(None, max_length=20, description="exact match")
-    cgpa_min: Annotated[Decimal, BeforeValidator(_plain_decimal)] | None = Field(
-        None, description="inclusive lower bound, written like a CGPA (8.5)"
-    )
-    cgpa_max: Annotated[Decimal, BeforeValidator(_plain_decimal)] | None = Field(
-        None, description="inclusive upper bound, written like a CGPA (9.25)"
-    )
+    cgpa_min: CgpaBound | None = Field(None, description="inclusive lower bound, written like a CGPA (8.5)")
+    cgpa_max: CgpaBound | None = Field(None, description="inclusive upper bound, written like a CGPA (9.25)")
     q: str | None = Field(None, max_length=100, description="case-insensitive substring of the name")
     sort: str | None = Field(
         None,
@@ -147,15 +168,20 @@ class StudentListQuery(_Input):
 
 
 class StudentRead(BaseModel):
-    id: UUID = Field(description="time-ordered UUIDv7, assigned by the service")
+    id: UUID = Field(
+        description="time-ordered UUIDv7, assigned by the service", json_schema_extra={"maxLength": 36}
+    )
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Ada Lovelace"])
-    email: str = Field(max_length=EMAIL_MAX_LENGTH, examples=["ada@example.org"])
+    email: str = Field(
+        max_length=EMAIL_MAX_LENGTH, examples=["ada@example.org"], json_schema_extra={"format": "email"}
+    )
     department: str = Field(pattern=r"^[A-Z0-9]{2,10}$", max_length=10, examples=["CS"])
     cgpa: float = Field(
         description="0.00 to 10.00, two decimals", examples=[8.75], json_schema_extra=_CGPA_RANGE
     )
-    created_at: datetime
-    updated_at: datetime
+    # RFC 3339 in UTC with microseconds: 27 characters; 32 with a numeric offset.
+    created_at: datetime = Field(json_schema_extra={"maxLength": 32})
+    updated_at: datetime = Field(json_schema_extra={"maxLength": 32})
     version: int = Field(
         ge=1,
         le=2**31 - 1,
@@ -166,7 +192,7 @@ class StudentRead(BaseModel):
 
 class StudentPageRead(BaseModel):
     items: list[StudentRead] = Field(max_length=MAX_PAGE_SIZE)
-    next_cursor: str | None = Field(
+    next_cursor: Cursor | None = Field(
         max_length=2048, description="pass as `cursor` for the next page; null on the last"
     )
 
@@ -177,7 +203,9 @@ class FieldProblem(BaseModel):
     location: str = Field(max_length=20, description="body, query, path or header")
     field: str = Field(max_length=300)
     message: str = Field(max_length=500)
-    line: int | None = Field(None, ge=1, description="the line of an imported file the error is on")
+    line: int | None = Field(
+        None, ge=1, description="the line of an imported file the error is on", json_schema_extra=_ROW_COUNT
+    )
 
 
 # The most errors a problem lists: IMPORT_MAX_ERRORS at its largest (a body's fields: 20).
@@ -190,25 +218,42 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(json_schema_extra=_without_null)
 
-    type: str = Field(max_length=200, examples=["/problems/stale-version"])
+    type: str = Field(
+        max_length=200, examples=["/problems/stale-version"], json_schema_extra={"format": "uri-reference"}
+    )
     title: str = Field(max_length=200, examples=["Precondition failed"])
     status: int = Field(ge=100, le=599, json_schema_extra=_INT32, examples=[412])
     detail: str = Field(max_length=10_000)
-    instance: str = Field(max_length=8192, examples=["/students/01890a5d-ac96-774b-bcce-b302099a8057"])
+    instance: str = Field(
+        max_length=8192,
+        examples=["/students/01890a5d-ac96-774b-bcce-b302099a8057"],
+        json_schema_extra={"format": "uri-reference"},
+    )
     errors: list[FieldProblem] | None = Field(None, max_length=MAX_PROBLEM_ERRORS)
     request_id: str | None = Field(
-        None, max_length=200, description="the request's X-Request-ID; quote it when reporting"
+        None,
+        max_length=128,
+        description="the request's X-Request-ID; quote it when reporting",
+        json_schema_extra={"pattern": "^[A-Za-z0-9._:+/=-]{1,128}$"},
     )
 
 
 class ImportResult(BaseModel):
     """What an import did (or, as a dry run, would do)."""
 
-    imported: int = Field(ge=0, description="rows imported: created + updated + unchanged")
-    created: int = Field(ge=0)
-    updated: int = Field(ge=0, description="students whose row changed them (with on_conflict=update)")
-    unchanged: int = Field(
-        ge=0, description="students whose row held the values they had (on_conflict=update)"
+    imported: int = Field(
+        ge=0, description="rows imported: created + updated + unchanged", json_schema_extra=_ROW_COUNT
     )
-    rows: int = Field(ge=0, description="rows the file holds")
+    created: int = Field(ge=0, json_schema_extra=_ROW_COUNT)
+    updated: int = Field(
+        ge=0,
+        description="students whose row changed them (with on_conflict=update)",
+        json_schema_extra=_ROW_COUNT,
+    )
+    unchanged: int = Field(
+        ge=0,
+        description="students whose row held the values they had (on_conflict=update)",
+        json_schema_extra=_ROW_COUNT,
+    )
+    rows: int = Field(ge=0, description="rows the file holds", json_schema_extra=_ROW_COUNT)
     dry_run: bool

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from infrastructure.auth.tokens import TokenRejected, TokenVerifier
 from interfaces.http.operations import PRINCIPAL_KEY, Operation, challenge, operations
 from interfaces.http.problems import problem_response
+from interfaces.http.rate_limit import RATE_LIMIT_FIELDS
 
 _AMBIGUOUS = "more than one Authorization header"
 
@@ -112,7 +113,8 @@ class ProtectiveHeaders:
     """``nosniff`` on every response; ``no-store`` on every one but those of public operations.
 
     Student records are personal data: no shared or browser cache may keep a copy. Private is the
-    default: an answer of no operation at all (a 401, a 404) is not stored either.
+    default: an answer of no operation at all (a 401, a 404) is not stored either. The rate-limit
+    fields the budgets left in the scope (rate_limit.py) go out here too, with whatever answer.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -127,7 +129,11 @@ class ProtectiveHeaders:
             if message["type"] == "http.response.start":
                 route = scope.get("route")
                 public = isinstance(route, Operation) and route.public
-                message["headers"] = [*message.get("headers", ()), *(_PUBLIC if public else _PRIVATE)]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    *(_PUBLIC if public else _PRIVATE),
+                    *scope.get(RATE_LIMIT_FIELDS, ()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

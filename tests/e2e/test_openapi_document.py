@@ -67,3 +67,53 @@ def test_every_response_declares_the_headers_it_carries(document: dict[str, Any]
                     assert "WWW-Authenticate" in headers, (method, path, status)
                 if status == "503":
                     assert "Retry-After" in headers, (method, path, status)
+
+
+PROBES = ("/healthz", "/readyz", "/metrics")
+
+
+def _document(**settings: Any) -> dict[str, Any]:
+    from dependency_injector import providers
+
+    from interfaces.container import Container
+
+    container = Container()
+    container.settings.override(providers.Object(settings_for_tests(**settings)))
+    return create_app(container).openapi()
+
+
+def test_answers_that_spend_a_budget_say_so_and_probes_spend_none() -> None:
+    document = _document(rate_limit_enabled=True, import_max_bytes=5_000_000)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            probe = path in PROBES
+            assert ("429" in responses) is not probe, (method, path)
+            for status, response in responses.items():
+                declared = {"RateLimit", "RateLimit-Policy"} <= response["headers"].keys()
+                assert declared is not probe, (method, path, status)
+            if not probe:
+                assert "Retry-After" in responses["429"]["headers"]
+    body = document["paths"]["/students/import"]["post"]["requestBody"]["content"]
+    assert {media["schema"]["maxLength"] for media in body.values()} == {5_000_000}
+
+
+def test_with_rate_limits_off_nothing_is_429() -> None:
+    document = _document(rate_limit_enabled=False)
+    for item in document["paths"].values():
+        for operation in item.values():
+            assert "429" not in operation["responses"]
+            assert all("RateLimit" not in r["headers"] for r in operation["responses"].values())
+
+
+def test_the_server_entry_names_its_environment() -> None:
+    (server,) = _document(environment="production", public_base_url="https://students.example.org")["servers"]
+    assert server == {
+        "url": "https://students.example.org",
+        "description": "this service (production)",
+        "x-internal": False,
+    }
+    assert (
+        _document(environment="development")["servers"][0]["description"]
+        == "this service (local development)"
+    )
