@@ -6,7 +6,10 @@ file in memory. The file formats are interfaces/student_files.py's, as the comma
 """
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from starlette.requests import ClientDisconnect
@@ -21,6 +24,7 @@ from application.use_cases.import_students import (
     OnConflict,
     UnreadableFile,
 )
+from domain.student import Student
 from interfaces.container import Container
 from interfaces.http.head import is_head
 from interfaces.http.media import media_type_of
@@ -86,6 +90,31 @@ def _format_of(request: Request) -> str:
     return _FORMAT_OF[media_type_of(request.scope)]
 
 
+# The document's examples. An export's is what Writer writes for one student.
+_IMPORT_EXAMPLES = {
+    MEDIA_TYPES[CSV]: "name,email,department,cgpa\r\n"
+    "Ada Lovelace,ada@example.org,CS,8.75\r\n"
+    '"Hopper, Grace",grace@example.org,MATH,9.5\r\n',
+    MEDIA_TYPES[
+        NDJSON
+    ]: '{"name": "Ada Lovelace", "email": "ada@example.org", "department": "CS", "cgpa": 8.75}\n'
+    '{"name": "Hopper, Grace", "email": "grace@example.org", "department": "MATH", "cgpa": "9.50"}\n',
+}
+_EXAMPLE_STUDENT = Student(
+    id=UUID("01890a5d-ac96-774b-bcce-b302099a8057"),
+    name="Ada Lovelace",
+    email="ada@example.org",
+    department="CS",
+    cgpa=Decimal("8.75"),
+    created_at=datetime(2026, 9, 1, 9, 30, tzinfo=UTC),
+    updated_at=datetime(2026, 9, 1, 9, 30, tzinfo=UTC),
+)
+_EXPORT_EXAMPLES = {
+    media: (Writer(format).header() + Writer(format).page([_EXAMPLE_STUDENT])).decode()
+    for format, media in MEDIA_TYPES.items()
+}
+
+
 @router.post(
     "/import",
     operation_id="import_students",
@@ -95,7 +124,11 @@ def _format_of(request: Request) -> str:
     responses={200: {"description": "Imported (or, as a dry run, checked)", "headers": REPLAYED}},
 )
 @requires(ADMIN)
-@accepts(MEDIA_TYPES[CSV], MEDIA_TYPES[NDJSON])
+@accepts(
+    MEDIA_TYPES[CSV],
+    MEDIA_TYPES[NDJSON],
+    examples=_IMPORT_EXAMPLES,
+)
 async def import_students(
     request: Request,
     caller: Caller,
@@ -182,7 +215,10 @@ def _export_format(request: Request) -> str:
     responses={
         200: {
             "description": "The students",
-            "content": {media: {"schema": {"type": "string"}} for media in MEDIA_TYPES.values()},
+            "content": {
+                media: {"schema": {"type": "string"}, "example": example}
+                for media, example in _EXPORT_EXAMPLES.items()
+            },
         },
     },
 )

@@ -3,7 +3,7 @@
 # No "from __future__ import annotations" here: FastAPI reads the Annotated markers from the live
 # signature, so the annotations must be real objects.
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -27,7 +27,38 @@ Probe = Annotated[DatabaseProbe, uses(Container.database_probe)]
 ThisProcess = Annotated[Lifecycle, uses(Container.lifecycle)]
 
 
-@router.get("/healthz", operation_id="check_liveness", summary="The process is alive")
+_REVISION: dict[str, Any] = {"type": "string", "pattern": "^[0-9A-Za-z_]{1,32}$", "maxLength": 32}
+_ALIVE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"status": {"type": "string", "enum": ["ok"]}},
+    "required": ["status"],
+}
+_READY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ready"]},
+        "database_revision": {**_REVISION, "description": "the migration the database is at"},
+        "expected_revision": {**_REVISION, "description": "the last migration this code knows"},
+    },
+    "required": ["status", "database_revision", "expected_revision"],
+}
+_METRICS_EXAMPLE = """\
+# HELP http_requests_total HTTP requests answered
+# TYPE http_requests_total counter
+http_requests_total{method="GET",route="/students/{student_id}",status="200"} 1027.0
+"""
+
+
+def _json(schema: dict[str, Any], example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"schema": schema, "example": example}}}}
+
+
+@router.get(
+    "/healthz",
+    operation_id="check_liveness",
+    summary="The process is alive",
+    responses=_json(_ALIVE, {"status": "ok"}),
+)
 @public
 async def healthz() -> Response:
     """200 while the process runs; for liveness probes. Needs no token."""
@@ -38,6 +69,7 @@ async def healthz() -> Response:
     "/readyz",
     operation_id="check_readiness",
     summary="Ready for traffic: not shutting down, the database answers and is migrated",
+    responses=_json(_READY, {"status": "ready", "database_revision": "0004", "expected_revision": "0004"}),
 )
 @public
 @refuses(503)
@@ -74,7 +106,16 @@ async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Resp
     operation_id="read_metrics",
     summary="Prometheus metrics of every server process",
     response_class=Response,
-    responses={200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "content": {
+                metrics.CONTENT_TYPE.split(";")[0]: {
+                    "schema": {"type": "string"},
+                    "example": _METRICS_EXAMPLE,
+                }
+            }
+        }
+    },
 )
 @public
 async def read_metrics() -> Response:

@@ -173,6 +173,7 @@ def install_openapi(
             _bound_streamed_bodies(built, streamed_body_limits or {})
             components = built.setdefault("components", {})
             components.setdefault("schemas", {}).update(_component_schemas(*extra_models))
+            _add_media_examples(built)
             components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = _BEARER
             app.openapi_schema = built
         return app.openapi_schema
@@ -223,3 +224,22 @@ def _bound_streamed_bodies(document: dict[str, Any], limits: Mapping[str, int]) 
             for media in operation.get("requestBody", {}).get("content", {}).values():
                 if media.get("schema", {}).get("type") == "string":
                     media["schema"] = {**media["schema"], "maxLength": limit}
+
+
+def _add_media_examples(document: dict[str, Any]) -> None:
+    """Each JSON request body and success response shows its schema's first example (schemas.py)."""
+    schemas = document.get("components", {}).get("schemas", {})
+
+    def exemplify(content: dict[str, Any]) -> None:
+        for media in content.values():
+            reference = media.get("schema", {}).get("$ref", "")
+            examples = schemas.get(reference.rsplit("/", 1)[-1], {}).get("examples")
+            if examples and "example" not in media and "examples" not in media:
+                media["example"] = examples[0]
+
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            exemplify(operation.get("requestBody", {}).get("content", {}))
+            for status, response in operation.get("responses", {}).items():
+                if str(status).startswith("2"):
+                    exemplify(response.get("content", {}))

@@ -64,11 +64,13 @@ def requires(*scopes: str) -> Callable[[F], F]:
     return mark
 
 
-def accepts(*media_types: str) -> Callable[[F], F]:
-    """The media types an operation's body may have, where JSON (merge patch too, for PATCH) is not."""
+def accepts(*media_types: str, examples: dict[str, str] | None = None) -> Callable[[F], F]:
+    """The media types an operation's body may have, where JSON (merge patch too, for PATCH) is
+    not, with an example body of each for the document."""
 
     def mark(endpoint: F) -> F:
         endpoint.__dict__["media_types"] = media_types
+        endpoint.__dict__["media_examples"] = examples or {}
         return endpoint
 
     return mark
@@ -265,9 +267,13 @@ class Operation(APIRoute):
             extra["parameters"] = [*extra.get("parameters", []), *parameters]
         if self.streams_body:
             text = {"type": "string", "description": "the file, streamed: see the operation's description"}
+            examples: dict[str, str] = self.endpoint.__dict__.get("media_examples", {})
             extra["requestBody"] = {
                 "required": True,
-                "content": {media: {"schema": text} for media in self.media_types},
+                "content": {
+                    media: {"schema": text, **({"example": examples[media]} if media in examples else {})}
+                    for media in self.media_types
+                },
             }
         self.openapi_extra = extra or None
 

@@ -36,6 +36,7 @@ from domain.errors import (
 )
 from infrastructure.observability.context import current_request_id
 from interfaces.http.head import asked_method
+from interfaces.http.problem_types import examples_for
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -211,7 +212,12 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": TITLES.get(status, "Error"),
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {
+                PROBLEM_JSON: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "examples": examples_for(status, TITLES.get(status, "Error")),
+                }
+            },
         }
         for status in statuses
     }

@@ -100,7 +100,25 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_NEW_STUDENT: dict[str, Any] = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.org",
+    "department": "CS",
+    "cgpa": 8.75,
+}
+# As the server renders one (orjson: RFC 3339 with the offset, microseconds when there are any).
+_STUDENT: dict[str, Any] = {
+    "id": "01890a5d-ac96-774b-bcce-b302099a8057",
+    **_NEW_STUDENT,
+    "created_at": "2026-09-01T09:30:00.123456+00:00",
+    "updated_at": "2026-09-01T09:30:00.123456+00:00",
+    "version": 1,
+}
+
+
 class StudentCreate(_Input):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_NEW_STUDENT]})
+
     name: Name
     email: Email
     department: Department
@@ -109,6 +127,8 @@ class StudentCreate(_Input):
 
 class StudentReplace(StudentCreate):
     """Every writable field; PUT replaces them all."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**_NEW_STUDENT, "cgpa": 9.1}]})
 
 
 def _without_null(schema: dict[str, Any]) -> None:
@@ -122,13 +142,18 @@ def _without_null(schema: dict[str, Any]) -> None:
         field.pop("default", None)
 
 
+def _patch_schema(schema: dict[str, Any]) -> None:
+    _without_null(schema)
+    schema["examples"] = [{"cgpa": 9.25}]
+
+
 class StudentPatch(_Input):
     """RFC 7396 merge patch: name only the fields to change. ``null`` is refused: none is optional."""
 
     # Plain "X | None" (not a union with a hidden None, which named each error twice, as
     # "cgpa.decimal" and "cgpa.none"); the validator below refuses an explicit null, and the
     # schema hook keeps null out of the documentation.
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
     name: Name | None = None
     email: Email | None = None
@@ -168,6 +193,8 @@ class StudentListQuery(_Input):
 
 
 class StudentRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_STUDENT]})
+
     id: UUID = Field(
         description="time-ordered UUIDv7, assigned by the service", json_schema_extra={"maxLength": 36}
     )
@@ -191,6 +218,10 @@ class StudentRead(BaseModel):
 
 
 class StudentPageRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_STUDENT], "next_cursor": "WyJBZGEgTG92ZWxhY2UiXQ"}]}
+    )
+
     items: list[StudentRead] = Field(max_length=MAX_PAGE_SIZE)
     next_cursor: Cursor | None = Field(
         max_length=2048, description="pass as `cursor` for the next page; null on the last"
@@ -240,6 +271,21 @@ class Problem(BaseModel):
 
 class ImportResult(BaseModel):
     """What an import did (or, as a dry run, would do)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "imported": 10000,
+                    "created": 9990,
+                    "updated": 6,
+                    "unchanged": 4,
+                    "rows": 10000,
+                    "dry_run": False,
+                }
+            ]
+        }
+    )
 
     imported: int = Field(
         ge=0, description="rows imported: created + updated + unchanged", json_schema_extra=_ROW_COUNT

@@ -117,3 +117,17 @@ def test_the_server_entry_names_its_environment() -> None:
         _document(environment="development")["servers"][0]["description"]
         == "this service (local development)"
     )
+
+
+def test_every_body_success_and_problem_has_an_example(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                assert "example" in media, (method, path)
+            for status, response in operation["responses"].items():
+                for media_type, media in response.get("content", {}).items():
+                    if media_type == "application/problem+json":
+                        assert media["examples"], (method, path, status)
+                        assert all(e["value"]["status"] == int(status) for e in media["examples"].values())
+                    else:
+                        assert "example" in media, (method, path, status, media_type)
