@@ -18,6 +18,7 @@ from infrastructure.auth.tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, s
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./students.db"
 # What a URL's path may hold as it is (RFC 3986 pchar and "/"): anything else must be encoded.
+_ROOT_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 _URL_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
 # RFC 7518 3.2: an HMAC key at least as long as the hash's output.
 _HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -93,6 +94,9 @@ class Settings(BaseSettings):
     allowed_hosts: CommaList = ()
     # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's); empty: none.
     forwarded_allow_ips: CommaList = ()
+    # The path prefix a proxy serves the API under, such as /api (interfaces/http/root_path.py):
+    # /api/students is the students whether the proxy passes the prefix on or strips it.
+    root_path: str = ""
     # On SIGTERM: keep serving this long while /readyz says 503, so a balancer stops sending; then
     # stop accepting, and give requests still running this long to finish.
     shutdown_drain: float = Field(5.0, ge=0, le=3600, description="seconds")
@@ -167,6 +171,15 @@ class Settings(BaseSettings):
         if parts.scheme not in ("redis", "rediss") or not parts.hostname:
             raise ValueError("must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0")
         return value.strip()
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        # Unreserved characters only: the prefix is compared with the decoded path, and sent in links.
+        if value and not _ROOT_PATH.fullmatch(value):
+            raise ValueError("must be a URL path such as /api (letters, digits, - . _ ~ between slashes)")
+        return value
 
     @field_validator("public_base_url")
     @classmethod

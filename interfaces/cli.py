@@ -215,9 +215,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = _overridden(
         settings,
         forwarded_allow_ips=forwarded,
+        root_path=args.root_path,
         shutdown_drain=args.shutdown_drain,
         shutdown_timeout=args.shutdown_timeout,
     )
+    if settings.root_path:
+        from interfaces.http.app import check_root_path
+
+        try:
+            check_root_path(settings.root_path)
+        except ValueError as exc:
+            raise CommandFailed(f"--root-path: {exc}", status=2) from None
 
     # Fail before binding the port if the keys cannot be used; every worker builds the same.
     token_verifier(settings)
@@ -321,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IPS",
         help="comma list of proxy addresses whose X-Forwarded-For/-Proto are believed "
         "(default: FORWARDED_ALLOW_IPS, none)",
+    )
+    serve.add_argument(
+        "--root-path",
+        metavar="PATH",
+        help="the path prefix a proxy serves the API under, such as /api; it may pass the prefix "
+        "on or strip it (default: ROOT_PATH, none)",
     )
     serve.add_argument(
         "--shutdown-drain",

@@ -24,6 +24,7 @@ from interfaces.http.observability import REQUEST_ID_HEADER, RequestObservation
 from interfaces.http.openapi import install_openapi
 from interfaces.http.problems import install_problem_handlers
 from interfaces.http.rate_limit import RateLimit, address_of, caller_of
+from interfaces.http.root_path import RootPath, collides
 from interfaces.http.schemas import Problem
 from interfaces.http.security import BearerAuthentication, ProtectiveHeaders, public_paths
 from interfaces.version import version
@@ -54,6 +55,13 @@ _CORS_EXPOSED_HEADERS = [
 RESOURCES = (students, bulk, health, docs)
 # Called by orchestrators and scrapers by address: no Host check (interfaces/http/hosts.py).
 _OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def check_root_path(prefix: str) -> None:
+    """Refuse a prefix that is also the first segment of a route: /students/x would be ambiguous."""
+    clash = collides(prefix, (route.path for resource in RESOURCES for route in resource.router.routes))
+    if clash is not None:
+        raise ValueError(f"the prefix {prefix} is the service's own route {clash}; choose another")
 
 
 def create_app(container: Container | None = None, *, served_host: str | None = None) -> FastAPI:
@@ -107,7 +115,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     install_openapi(
         app,
         Problem,
-        public_base_url=settings.public_base_url,
+        public_base_url=settings.public_base_url or settings.root_path or None,
         environment=settings.environment,
         rate_limit_exempt=_OPERATIONS_PATHS if settings.rate_limit_enabled else None,
         streamed_body_limits=larger_bodies,
@@ -159,4 +167,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
     access_log = access_line_writer("students.access", settings.log_format) if logs_requests else None
     app.add_middleware(RequestObservation, access_log=access_log)
     app.add_middleware(ProtectiveHeaders)
+    if settings.root_path:
+        check_root_path(settings.root_path)
+        app.add_middleware(RootPath, prefix=settings.root_path)
     return app

@@ -53,12 +53,14 @@ async def openapi_document(request: Request) -> Response:
 @router.get(DOCS_PATH)
 @public
 async def swagger_ui(request: Request) -> HTMLResponse:
+    # Under the root path the page's own links are too (interfaces/http/root_path.py).
+    root = request.scope.get("root_path", "")
     page = get_swagger_ui_html(
-        openapi_url=OPENAPI_PATH,
+        openapi_url=f"{root}{OPENAPI_PATH}",
         title=f"{request.app.title} - Swagger UI",
-        swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
-        swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+        swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
     )
     page.headers.update(_ONLY_THIS_ORIGIN)
     return page
@@ -67,11 +69,12 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 @router.get(REDOC_PATH)
 @public
 async def redoc(request: Request) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
     page = get_redoc_html(
-        openapi_url=OPENAPI_PATH,
+        openapi_url=f"{root}{OPENAPI_PATH}",
         title=f"{request.app.title} - ReDoc",
-        redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
-        redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+        redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
+        redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
         with_google_fonts=False,
     )
     page.headers.update(_ONLY_THIS_ORIGIN)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from interfaces.http.problems import problem_response
+from interfaces.http.root_path import route_path
 
 LOCALHOST = frozenset({"localhost", "127.0.0.1", "::1"})
 _WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
@@ -111,7 +112,7 @@ class AllowedHosts:
         self._exempt = frozenset(exempt_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._policy.anything or scope["path"] in self._exempt:
+        if scope["type"] != "http" or self._policy.anything or route_path(scope) in self._exempt:
             await self.app(scope, receive, send)
             return
         hosts = [value for name, value in scope["headers"] if name == b"host"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interfaces.http.problems import body_too_large, problem_response
+from interfaces.http.root_path import route_path
 
 
 class BodySizeLimit:
@@ -28,8 +29,7 @@ class BodySizeLimit:
             return
         limit = self._limit
         if self._larger:
-            path = scope["path"].removeprefix(scope.get("root_path", ""))
-            limit = self._larger.get(path, limit)
+            limit = self._larger.get(route_path(scope), limit)
         chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":

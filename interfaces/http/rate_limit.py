@@ -22,6 +22,7 @@ from infrastructure.auth.tokens import Principal
 from infrastructure.rate_limits import Budget, Verdict
 from interfaces.http.operations import PRINCIPAL_KEY
 from interfaces.http.problems import problem_response
+from interfaces.http.root_path import route_path
 
 # Where the fields for the answer wait in the scope: a list of (name, value) header pairs.
 RATE_LIMIT_FIELDS = "students.rate_limit_fields"
@@ -53,7 +54,7 @@ class RateLimit:
         self._policy = (b"ratelimit-policy", f'"{budget.name}";q={budget.limit};w={budget.window}'.encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._exempt:
+        if scope["type"] != "http" or route_path(scope) in self._exempt:
             await self.app(scope, receive, send)
             return
         verdict = await self._budget.take(self._key(scope))

@@ -15,6 +15,7 @@ from infrastructure.auth.tokens import TokenRejected, TokenVerifier
 from interfaces.http.operations import PRINCIPAL_KEY, Operation, challenge, operations
 from interfaces.http.problems import problem_response
 from interfaces.http.rate_limit import RATE_LIMIT_FIELDS
+from interfaces.http.root_path import route_path
 
 _AMBIGUOUS = "more than one Authorization header"
 
@@ -66,8 +67,11 @@ class BearerAuthentication:
         self._public_prefixes = public_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path in self._public or path.startswith(self._public_prefixes):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        if path in self._public or path.startswith(self._public_prefixes):
             await self.app(scope, receive, send)
             return
         try:
