@@ -8,34 +8,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dependency_injector import providers
 from pydantic import ValidationError
 
-from infrastructure.memory.store import InMemoryDatabase
-from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
-from interfaces.container import Container
-from interfaces.http.app import create_app
+from tests.support.app_fixtures import in_memory_client
 from tests.support.auth import bearer, settings_for_tests
 from tests.support.server import free_port, server_environment, serving, students
 
 LIMITS = {"rate_limit_enabled": True, "rate_limit_rate": 1, "rate_limit_burst": 3}
 
 
-async def _client(**settings: object) -> AsyncIterator[httpx.AsyncClient]:
-    container = Container()
-    container.settings.override(
-        providers.Object(settings_for_tests(database_url="sqlite+aiosqlite://", **settings))
-    )
-    memory = providers.Factory(InMemoryUnitOfWork, database=InMemoryDatabase())
-    container.read_only_unit_of_work.override(memory)
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 @pytest.fixture
 async def limited() -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(**LIMITS, rate_limit_address_rate=1000, rate_limit_address_burst=1000):
+    async with in_memory_client(
+        **LIMITS, rate_limit_address_rate=1000, rate_limit_address_burst=1000
+    ) as client:
         yield client
 
 
@@ -86,9 +72,9 @@ async def test_every_answer_says_what_is_left_of_each_budget(limited: httpx.Asyn
 
 
 async def test_an_address_past_its_burst_is_429_before_any_token_is_looked_at() -> None:
-    async for client in _client(
+    async with in_memory_client(
         rate_limit_enabled=True, rate_limit_address_rate=1, rate_limit_address_burst=2
-    ):
+    ) as client:
         statuses = [
             (await client.get("/students", headers={"Authorization": "Bearer junk"})).status_code
             for _ in range(4)
@@ -100,7 +86,7 @@ async def test_an_address_past_its_burst_is_429_before_any_token_is_looked_at() 
 
 
 async def test_limits_off_refuse_nothing() -> None:
-    async for client in _client(rate_limit_enabled=False, rate_limit_rate=1, rate_limit_burst=1):
+    async with in_memory_client(rate_limit_enabled=False, rate_limit_rate=1, rate_limit_burst=1) as client:
         statuses = {(await client.get("/students", headers=bearer())).status_code for _ in range(5)}
         assert statuses == {200}
 

@@ -5,43 +5,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from dependency_injector import providers
 from pydantic import ValidationError
 
-from infrastructure.memory.store import InMemoryDatabase
-from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
-from infrastructure.migrations import upgrade_to_head
-from infrastructure.settings import Settings
-from infrastructure.sqlalchemy.engine import create_engine
 from interfaces.container import Container
 from interfaces.http.app import create_app
 from tests.support.api import ADA, assert_problem
+from tests.support.app_fixtures import in_memory_client
 from tests.support.auth import bearer, settings_for_tests
 from tests.support.server import free_port, server_environment, serving, students
 
 
-async def _client(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    container = Container()
-    container.settings.override(
-        providers.Object(
-            settings_for_tests(**{"database_url": "sqlite+aiosqlite://", "root_path": "/api", **settings})
-        )
-    )
-    memory = providers.Factory(InMemoryUnitOfWork, database=InMemoryDatabase())
-    container.unit_of_work.override(memory)
-    container.read_only_unit_of_work.override(memory)
-    transport = httpx.ASGITransport(app=create_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 @pytest.fixture
 async def prefixed() -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client():
+    async with in_memory_client(root_path="/api") as client:
         yield client
 
 
@@ -82,18 +62,14 @@ async def test_the_document_and_its_pages_live_under_the_prefix(prefixed: httpx.
         assert "/api/docs-assets/" in html
 
 
-async def test_limits_and_exemptions_are_those_of_the_route_below_the_prefix(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'students.db'}"
-    engine = create_engine(Settings(database_url=url))
-    await upgrade_to_head(engine)
-    await engine.dispose()
-    async for client in _client(
-        database_url=url,
+async def test_limits_and_exemptions_are_those_of_the_route_below_the_prefix() -> None:
+    async with in_memory_client(
+        root_path="/api",
         max_body_bytes=2048,
         rate_limit_enabled=True,
         rate_limit_address_rate=1,
         rate_limit_address_burst=3,
-    ):
+    ) as client:
         # Probes are never held back, prefixed or not.
         assert {(await client.get("/api/healthz")).status_code for _ in range(5)} == {200}
         # The import takes a file larger than MAX_BODY_BYTES under the prefix too.

@@ -5,6 +5,8 @@ A pytest plugin (tests/conftest.py loads it), so that every suite that goes thro
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -65,4 +67,20 @@ async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose token grants every scope, on every request."""
     async with _client(app, bearer()) as client:
+        yield client
+
+
+@asynccontextmanager
+async def in_memory_client(**settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on a store of its own in memory, with ``settings`` over the tests' own."""
+    container = Container()
+    container.settings.override(
+        providers.Object(settings_for_tests(**{"database_url": "sqlite+aiosqlite://", **settings}))
+    )
+    memory = providers.Factory(InMemoryUnitOfWork, database=InMemoryDatabase(), event_bus=container.event_bus)
+    container.unit_of_work.override(memory)
+    container.read_only_unit_of_work.override(memory)
+    container.import_unit_of_work.override(memory)
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
