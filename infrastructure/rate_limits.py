@@ -12,12 +12,15 @@ A budget is a rate with a burst: ``burst`` requests at once, ``rate`` a second o
   same average, but a caller may spend two bursts across the end of one window and the start
   of the next. A Redis round trip is the cost of sharing.
 
-A storage that fails (Redis gone) lets the request through, with a warning at most once a
-minute: a limit is protection, and an outage of it must not become an outage of the service.
+A storage that fails or does not answer within ``storage_timeout`` (Redis gone, or hung) is left
+alone for ``_RETRY_SHARED_AFTER`` seconds, with a warning at most once a minute, and each process
+keeps its own token bucket meanwhile: a limit is protection, and an outage of it must not become
+an outage of the service, nor leave it unprotected.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -28,6 +31,8 @@ logger = logging.getLogger(__name__)
 _WARN_EVERY = 60.0
 # Callers one process keeps a bucket for before it drops the full ones (memory stays bounded).
 _MAX_KEYS = 100_000
+# After a failure of the shared storage, how long this process counts on its own before asking again.
+_RETRY_SHARED_AFTER = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +48,15 @@ class Verdict:
 class Budget:
     """One kind of budget (per caller, per address), under its own name in the storage."""
 
-    def __init__(self, name: str, *, rate: float, burst: int, storage_url: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        rate: float,
+        burst: int,
+        storage_url: str | None = None,
+        storage_timeout: float = 0.25,
+    ) -> None:
         self.name = name
         self._rate = rate
         self._burst = burst
@@ -59,12 +72,19 @@ class Budget:
             self._item = RateLimitItemPerSecond(burst, self.window)
             storage = storage_from_string(f"async+{storage_url}", key_prefix="students")
             self._shared = FixedWindowRateLimiter(storage)
+        self._timeout = storage_timeout
+        self._shared_again_at = -math.inf  # while monotonic() is below it, the shared storage is not asked
         self._warned_at = -math.inf
 
     async def take(self, key: str) -> Verdict:
         """Spend one request of ``key``'s budget, if there is one left."""
-        if self._shared is not None:
-            return await self._take_shared(key)
+        if self._shared is not None and time.monotonic() >= self._shared_again_at:
+            verdict = await self._take_shared(key)
+            if verdict is not None:
+                return verdict
+        return self._take_here(key)
+
+    def _take_here(self, key: str) -> Verdict:
         now = time.monotonic()
         tokens, then = self._buckets.get(key, (self._burst, now))
         tokens = min(self._burst, tokens + (now - then) * self._rate)
@@ -88,18 +108,21 @@ class Budget:
             if tokens + (now - then) * self._rate < self._burst
         }
 
-    async def _take_shared(self, key: str) -> Verdict:
+    async def _take_shared(self, key: str) -> Verdict | None:
+        """The verdict of the shared storage; None when it failed or did not answer in time."""
         try:
-            # What the strategy's hit() does, keeping the count it throws away.
-            spent = await self._shared.storage.incr(
-                self._item.key_for(self.name, key), self._item.get_expiry()
-            )
-            if spent <= self.limit:
-                return Verdict(True, self.limit, self.window, self.limit - spent, 0, self.window)
-            stats = await self._shared.get_window_stats(self._item, self.name, key)
-        except Exception as exc:
+            async with asyncio.timeout(self._timeout):
+                # What the strategy's hit() does, keeping the count it throws away.
+                spent = await self._shared.storage.incr(
+                    self._item.key_for(self.name, key), self._item.get_expiry()
+                )
+                if spent <= self.limit:
+                    return Verdict(True, self.limit, self.window, self.limit - spent, 0, self.window)
+                stats = await self._shared.get_window_stats(self._item, self.name, key)
+        except Exception as exc:  # TimeoutError included
+            self._shared_again_at = time.monotonic() + _RETRY_SHARED_AFTER
             self._warn(exc)
-            return Verdict(True, self.limit, self.window, self.limit, 0, self.window)
+            return None
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         return Verdict(False, self.limit, self.window, stats.remaining, retry_after, retry_after)
 
@@ -108,6 +131,7 @@ class Budget:
         if now - self._warned_at >= _WARN_EVERY:
             self._warned_at = now
             logger.warning(
-                "rate limits not enforced: their storage failed (%s); requests are let through",
+                "rate limits counted by each process alone for %.0f s: their storage failed (%s)",
+                _RETRY_SHARED_AFTER,
                 type(exc).__name__,
             )

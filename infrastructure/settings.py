@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     )
     rate_limit_address_burst: int = Field(400, ge=1, le=10_000_000)
     rate_limit_storage_url: str | None = None
+    # A Redis that has not answered by then is taken as failed: each process counts alone a while.
+    rate_limit_storage_timeout: float = Field(0.25, gt=0, le=10, allow_inf_nan=False, description="seconds")
 
     # Bulk imports (POST /students/import, `students import`): the largest body the API takes,
     # how many bad rows a rejection lists, how long one of its statements may run (the final

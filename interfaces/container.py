@@ -119,6 +119,7 @@ class Container(containers.DeclarativeContainer):
         rate=settings.provided.rate_limit_rate,
         burst=settings.provided.rate_limit_burst,
         storage_url=settings.provided.rate_limit_storage_url,
+        storage_timeout=settings.provided.rate_limit_storage_timeout,
     )
     address_budget = providers.Singleton(
         Budget,
@@ -126,6 +127,7 @@ class Container(containers.DeclarativeContainer):
         rate=settings.provided.rate_limit_address_rate,
         burst=settings.provided.rate_limit_address_burst,
         storage_url=settings.provided.rate_limit_storage_url,
+        storage_timeout=settings.provided.rate_limit_storage_timeout,
     )
 
     # Readiness asks on a connection of its own (infrastructure/sqlalchemy/health.py).

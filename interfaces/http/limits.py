@@ -7,9 +7,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interfaces.http.problems import body_too_large, problem_response
 from interfaces.http.root_path import route_path
 
+# The longest request target taken (414 beyond): no path here is longer than some 60 bytes, and
+# no valid query longer than some 2,400 (every parameter is bounded). Bounded, every URL the
+# service writes back (Location, Link, a problem's instance) stays within what OpenAPI says.
+MAX_PATH_BYTES = 2048
+MAX_QUERY_BYTES = 4096
+
 
 class BodySizeLimit:
-    """Answers 413 problem+json to a request body over ``limit`` bytes, never reading it whole.
+    """Answers 413 problem+json to a request body over ``limit`` bytes, never reading it whole,
+    and 414 to a path or query longer than MAX_PATH_BYTES or MAX_QUERY_BYTES.
 
     A body that announces its length is judged by ``Content-Length`` before anything else runs
     (the server already holds the body to that length). A chunked body is counted as it arrives:
@@ -26,6 +33,10 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogatepass")
+        if len(raw_path) > MAX_PATH_BYTES or len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            await self._refuse_target(scope, receive, send)
             return
         limit = self._limit
         if self._larger:
@@ -71,6 +82,15 @@ class BodySizeLimit:
         await self.app(scope, counted_receive, guarded_send)
         if exceeded and not responded:
             await self._refuse(scope, receive, send, limit)
+
+    async def _refuse_target(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The instance is the service's root: the path itself is what is too long to repeat.
+        detail = (
+            f"the request's path or query is longer than this service accepts "
+            f"({MAX_PATH_BYTES} and {MAX_QUERY_BYTES} bytes)"
+        )
+        response = problem_response(f"{scope.get('root_path', '')}/", 414, "uri-too-long", detail)
+        await response(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(scope["path"], 413, "content-too-large", body_too_large(limit))

@@ -115,8 +115,9 @@ _CHALLENGE: dict[str, Any] = {
 # per budget spent, the client address's and, once authenticated, the caller's.
 RATE_LIMITS: dict[str, Any] = {
     "RateLimit-Policy": {
-        "description": 'The budgets this request spent (IETF RateLimit header fields): `"address";q=400;'
-        'w=1, "caller";q=200;w=1` is 400 requests a second from this address and 200 from this caller',
+        "description": "The budgets this request spent (IETF RateLimit header fields): quota `q` in "
+        'a window of `w` seconds. With the defaults, `"address";q=400;w=2, "caller";q=200;w=2`: 400 '
+        "requests in 2 s from this address, 200 from this caller",
         "schema": {"type": "string", "pattern": '^"(address|caller)";q=[0-9]+;w=[0-9]+', "maxLength": 200},
     },
     "RateLimit": {

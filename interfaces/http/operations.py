@@ -284,8 +284,9 @@ class Operation(APIRoute):
                 yield call
 
     def _declare_refusals(self, has_body: bool) -> None:
-        # A body too large, whatever the method; a spent rate limit (rate_limit.py); a bug.
-        statuses: set[int] = {413, 429, 500}
+        # A body or URI too large, whatever the method (limits.py); a spent rate limit
+        # (rate_limit.py); a bug.
+        statuses: set[int] = {413, 414, 429, 500}
         if not self.public:
             statuses |= {400, 401, 403}  # a Host not served; no valid token; no scope
         if has_body:

@@ -143,6 +143,13 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
         "/students",
     ),
     ProblemType(
+        414,
+        "uri-too-long",
+        "A path or query longer than any this service has",
+        "the request's path or query is longer than this service accepts (2048 and 4096 bytes)",
+        "/",
+    ),
+    ProblemType(
         415,
         "unsupported-media-type",
         "A body of another media type",

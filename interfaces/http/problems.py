@@ -50,6 +50,7 @@ TITLES: dict[int, str] = {
     409: "Conflict",
     412: "Precondition failed",
     413: "Content too large",
+    414: "URI too long",
     415: "Unsupported media type",
     422: "Unprocessable content",
     428: "Precondition required",
@@ -93,6 +94,14 @@ def body_too_large(limit: int) -> str:
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 
 
+def _reference(path: str) -> str:
+    """The decoded request path as a URI reference again: percent-encoded wherever it holds a
+    space, a control or any other character its encoding stood for; and never starting "//",
+    which would name another host (RFC 3986 section 4.2 writes such a path "/.//")."""
+    reference = quote(path, safe=_PATH_SAFE, errors="surrogatepass")
+    return f"/.{reference}" if reference.startswith("//") else reference
+
+
 def problem_response(
     instance: str,
     status: int,
@@ -110,9 +119,7 @@ def problem_response(
         "title": title or TITLES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        # The path as a URI reference again: the decoded path may hold spaces, controls or any
-        # other character its percent-encoding stood for.
-        "instance": quote(instance, safe=_PATH_SAFE, errors="surrogatepass"),
+        "instance": _reference(instance),
     }
     if errors:
         body["errors"] = [_issue(e) for e in errors]
@@ -140,8 +147,9 @@ def problem(
     errors: Sequence[FieldIssue] = (),
     headers: dict[str, str] | None = None,
 ) -> ProblemResponse:
+    # The path as the client sent it, decoded: request.url.path is already re-encoded in part.
     return problem_response(
-        request.url.path, status, slug, detail, title=title, errors=errors, headers=headers
+        request.scope["path"], status, slug, detail, title=title, errors=errors, headers=headers
     )
 
 
@@ -283,10 +291,10 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"no resource at {request.url.path}"
+        detail = f"no resource at {request.scope['path']}"
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        detail = f"{asked_method(request.scope)} is not allowed on {request.url.path}"
+        detail = f"{asked_method(request.scope)} is not allowed on {request.scope['path']}"
         headers = {"Allow": _allowed_methods(request)}
     return problem(request, exc.status_code, slug, detail, headers=headers)
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from application.cursor import MAX_CURSOR_LENGTH
 from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from domain.student import (
     EMAIL_MAX_LENGTH,
@@ -48,7 +49,8 @@ Department = Annotated[
 ]
 
 
-_CGPA_RANGE: dict[str, Any] = {"minimum": 0, "maximum": 10, "multipleOf": 0.01}
+# No multipleOf 0.01: validators that divide in binary floating point refuse 0.29 by it.
+_CGPA_RANGE: dict[str, Any] = {"minimum": 0, "maximum": 10}
 # A 32-bit column holds a version: what a client may keep it in.
 _INT32: dict[str, Any] = {"format": "int32"}
 # Counts of rows in an imported file: it is at most IMPORT_MAX_BYTES long, a row at least a byte.
@@ -69,12 +71,17 @@ def _plain_decimal(value: object) -> object:
     return value
 
 
+# The domain's trim takes Unicode's space separators (Zs) off the ends, and nothing else: not the
+# tabs and line breaks a pattern's \s would admit.
+_SPACES = "[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+
+
 def _bounded_text_option(schema: dict[str, Any]) -> None:
     """A decimal's schema is a number or a string: bound the string as _plain_decimal does."""
     for option in schema.get("anyOf", []):
         if option.get("type") == "string":
             option["maxLength"] = CGPA_TEXT_MAX_LENGTH
-            option["pattern"] = r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$"  # the domain's _DECIMAL_TEXT
+            option["pattern"] = f"^{_SPACES}*[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+){_SPACES}*$"
 
 
 def _cgpa_schema(schema: dict[str, Any]) -> None:
@@ -177,7 +184,7 @@ class StudentListQuery(_Input):
         DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size", json_schema_extra=_INT32
     )
     cursor: Cursor | None = Field(
-        None, min_length=1, max_length=2048, description="`next_cursor` of the previous page"
+        None, min_length=1, max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"
     )
     department: str | None = Field(None, max_length=20, description="exact match")
     cgpa_min: CgpaBound | None = Field(None, description="inclusive lower bound, written like a CGPA (8.5)")
@@ -224,7 +231,7 @@ class StudentPageRead(BaseModel):
 
     items: list[StudentRead] = Field(max_length=MAX_PAGE_SIZE)
     next_cursor: Cursor | None = Field(
-        max_length=2048, description="pass as `cursor` for the next page; null on the last"
+        max_length=MAX_CURSOR_LENGTH, description="pass as `cursor` for the next page; null on the last"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from typing import Any
 
 import httpx
@@ -468,3 +469,49 @@ async def test_a_problems_instance_is_a_uri_reference_whatever_the_path_held(
     response = await client.get("/students/%C2%82%C2%A1%06%20a%25b")
     problem = assert_problem(response, 422)
     assert problem["instance"] == "/students/%C2%82%C2%A1%06%20a%25b"
+
+
+@pytest.mark.parametrize(
+    ("path", "instance"),
+    [
+        # Found by an attack: a handler's problem took Starlette's re-encoded URL and quoted it
+        # again ("/a%253Fb"), and dropped CR and LF.
+        ("/a%3Fb", "/a%3Fb"),
+        ("/a%23b", "/a%23b"),
+        ("/a%0D%0Ab", "/a%0D%0Ab"),
+        ("/students/%5C", "/students/%5C"),
+        # "//evil.example/..." is a reference to another host: written "/.//" (RFC 3986 4.2).
+        ("//evil.example/students", "/.//evil.example/students"),
+        ("/%2Fevil.example/x", "/.//evil.example/x"),
+    ],
+)
+async def test_an_instance_is_the_path_asked_as_a_reference_to_this_service(
+    client: httpx.AsyncClient, path: str, instance: str
+) -> None:
+    response = await client.get(f"http://testserver{path}")
+    assert response.status_code in (404, 422), response.text
+    assert response.json()["instance"] == instance
+
+
+@pytest.mark.parametrize("target", ["/students/" + "a" * 3000, "/students?q=" + "a" * 5000])
+async def test_a_uri_longer_than_any_this_service_has_is_414(client: httpx.AsyncClient, target: str) -> None:
+    # Found by an attack: a 60,000-character path came back in instance and detail, past the
+    # lengths the document gives them.
+    problem = assert_problem(await client.get(target), 414)
+    assert problem["type"] == "/problems/uri-too-long"
+    assert problem["instance"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("cgpa", "status"), [("\u00a08.5", 201), ("\u30008.5", 201), ("\t8.5", 422), ("\ufeff8.5", 422)]
+)
+async def test_a_cgpa_texts_spaces_are_those_its_pattern_documents(
+    client: httpx.AsyncClient, cgpa: str, status: int
+) -> None:
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["StudentCreate"]
+    (text,) = [o for o in schema["properties"]["cgpa"]["anyOf"] if o["type"] == "string"]
+    assert bool(re.fullmatch(text["pattern"].strip("^$"), cgpa)) is (status == 201)
+    response = await client.post(
+        "/students", json={**ADA, "email": f"{status}.{ord(cgpa[0])}@example.org", "cgpa": cgpa}
+    )
+    assert response.status_code == status, response.text

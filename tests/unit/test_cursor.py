@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from application.cursor import decode_cursor, encode_cursor
+from application.cursor import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor
 from application.errors import InvalidQuery
 from application.listing import SortField, SortKey, StudentQuery
 
@@ -120,3 +120,34 @@ def test_a_cursor_nested_past_the_decoders_limit_is_refused() -> None:
     nested = base64.urlsafe_b64encode(b"[" * 1500).rstrip(b"=").decode()
     with pytest.raises(InvalidQuery):
         decode_cursor(nested, ORDER)
+
+
+def test_the_longest_position_makes_a_cursor_well_within_the_limit() -> None:
+    # Found by an attack: 100 astral characters of name and a 254-character email, sorted by
+    # every field, made a cursor of 2,127 characters (JSON escaped each character as 12), which
+    # the limit of 2,048 then refused: paging stopped for every caller of that sort.
+    order = StudentQuery(
+        sort=tuple(
+            SortKey(field, True)
+            for field in (SortField.NAME, SortField.EMAIL, SortField.CREATED_AT, SortField.CGPA)
+        )
+    ).order
+    position = (
+        "\U0001d49c" * 100,
+        "a" * 64 + "@" + ".".join(["b" * 63] * 2) + "." + "c" * 61,
+        datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+        Decimal("10.00"),
+        UUID("01a20376-32e4-73a0-b31a-8898a30fe5b8"),
+    )
+    assert len(position[1]) == 254
+    cursor = encode_cursor(position, order)
+    assert len(cursor) <= MAX_CURSOR_LENGTH  # 1,062: room to spare
+    assert decode_cursor(cursor, order) == position
+
+
+def test_a_cursor_of_escaped_text_still_reads() -> None:
+    """Cursors issued before the UTF-8 encoding (JSON \\u escapes) still page on."""
+    order = StudentQuery(sort=(SortKey(SortField.NAME),)).order
+    payload = json.dumps({"v": 1, "o": "name,id", "k": ["\u00e9", str(UUID(int=1))]})
+    legacy = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+    assert decode_cursor(legacy, order) == ("\u00e9", UUID(int=1))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from infrastructure.rate_limits import Budget
 
 
@@ -20,3 +22,30 @@ async def test_a_burst_then_one_token_per_refill() -> None:
 async def test_the_window_it_reports_is_burst_over_rate() -> None:
     budget = Budget("address", rate=100, burst=200)
     assert (budget.limit, budget.window) == (200, 2)
+
+
+async def test_a_redis_that_never_answers_holds_no_request_and_each_process_counts_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Found by an attack: a Redis that accepts and never replies hung every request.
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        budget = Budget(
+            "caller", rate=0.01, burst=2, storage_url=f"redis://127.0.0.1:{port}/0", storage_timeout=0.1
+        )
+        async with asyncio.timeout(5):  # a hang fails here, not at the suite's end
+            verdicts = [await budget.take("alice") for _ in range(3)]
+        # The process's own bucket counted meanwhile: the third request is refused.
+        assert [v.allowed for v in verdicts] == [True, True, False]
+        assert [v.remaining for v in verdicts] == [1, 0, 0]
+        assert any("counted by each process alone" in r.getMessage() for r in caplog.records)
+    finally:
+        server.close()
+        for writer in held:
+            writer.close()
