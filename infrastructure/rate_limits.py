@@ -74,14 +74,28 @@ class Budget:
             self._shared = FixedWindowRateLimiter(storage)
         self._timeout = storage_timeout
         self._shared_again_at = -math.inf  # while monotonic() is below it, the shared storage is not asked
+        # After a failure one request at a time asks the storage whether it is back; the others
+        # meanwhile count here, rather than each wait out the timeout.
+        self._failing = False
+        self._probing = False
         self._warned_at = -math.inf
 
     async def take(self, key: str) -> Verdict:
         """Spend one request of ``key``'s budget, if there is one left."""
         if self._shared is not None and time.monotonic() >= self._shared_again_at:
-            verdict = await self._take_shared(key)
-            if verdict is not None:
-                return verdict
+            if not self._failing:
+                verdict = await self._take_shared(key)
+                if verdict is not None:
+                    return verdict
+            elif not self._probing:
+                self._probing = True
+                try:
+                    verdict = await self._take_shared(key)
+                finally:
+                    self._probing = False
+                if verdict is not None:
+                    self._failing = False
+                    return verdict
         return self._take_here(key)
 
     def _take_here(self, key: str) -> Verdict:
@@ -120,6 +134,7 @@ class Budget:
                     return Verdict(True, self.limit, self.window, self.limit - spent, 0, self.window)
                 stats = await self._shared.get_window_stats(self._item, self.name, key)
         except Exception as exc:  # TimeoutError included
+            self._failing = True
             self._shared_again_at = time.monotonic() + _RETRY_SHARED_AFTER
             self._warn(exc)
             return None

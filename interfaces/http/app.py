@@ -119,6 +119,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
         environment=settings.environment,
         rate_limit_exempt=_OPERATIONS_PATHS if settings.rate_limit_enabled else None,
         streamed_body_limits=larger_bodies,
+        root_path=settings.root_path,
     )
 
     # Pure ASGI middleware; the last added is the outermost.

@@ -83,8 +83,8 @@ async def redoc(request: Request) -> HTMLResponse:
 
 @router.get(ASSETS_PATH + "/{name}")
 @public
-async def docs_asset(name: str) -> FileResponse:
+async def docs_asset(name: str, request: Request) -> FileResponse:
     media_type = _ASSET_TYPES.get(name)
     if media_type is None:
-        raise HttpProblem(404, "not-found", f"no resource at {ASSETS_PATH}/{name}")
+        raise HttpProblem(404, "not-found", f"no resource at {request.scope['path']}")
     return FileResponse(_ASSETS / name, media_type=media_type)

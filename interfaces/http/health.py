@@ -69,7 +69,10 @@ async def healthz() -> Response:
     "/readyz",
     operation_id="check_readiness",
     summary="Ready for traffic: not shutting down, the database answers and is migrated",
-    responses=_json(_READY, {"status": "ready", "database_revision": "0004", "expected_revision": "0004"}),
+    responses=_json(
+        _READY,
+        {"status": "ready", "database_revision": _EXPECTED_REVISION, "expected_revision": _EXPECTED_REVISION},
+    ),
 )
 @public
 @refuses(503)

@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from interfaces.http import problem_types
 from interfaces.http.operations import SECURITY_SCHEME
+from interfaces.http.problems import PROBLEM_JSON, TITLES
 
 # The longest URL this service writes into a header (Location, Link): a base URL, a path and a
 # page's filters, each of them bounded where it is read.
@@ -143,6 +145,7 @@ def install_openapi(
     environment: str = "development",
     rate_limit_exempt: frozenset[str] | None = None,
     streamed_body_limits: Mapping[str, int] | None = None,
+    root_path: str = "",
 ) -> None:
     """Build the document on first use, with ``extra_models`` added to its components.
 
@@ -175,6 +178,7 @@ def install_openapi(
             components = built.setdefault("components", {})
             components.setdefault("schemas", {}).update(_component_schemas(*extra_models))
             _add_media_examples(built)
+            _add_problem_examples(built, root_path)
             components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = _BEARER
             app.openapi_schema = built
         return app.openapi_schema
@@ -244,3 +248,39 @@ def _add_media_examples(document: dict[str, Any]) -> None:
             for status, response in operation.get("responses", {}).items():
                 if str(status).startswith("2"):
                     exemplify(response.get("content", {}))
+
+
+def _features(path: str, operation: dict[str, Any]) -> set[str]:
+    """What problem types may need of an operation (problem_types.py), read off its document."""
+    has = {parameter["name"] for parameter in operation.get("parameters", [])}
+    if any(parameter["in"] == "query" for parameter in operation.get("parameters", [])):
+        has.add(problem_types.QUERY)
+    content = operation.get("requestBody", {}).get("content", {})
+    if content:
+        has.add(problem_types.BODY)
+    if any(media == "application/json" or media.endswith("+json") for media in content):
+        has.add(problem_types.JSON_BODY)
+    if "{student_id}" in path:
+        has.add(problem_types.STUDENT_ID)
+    for suffix, feature in (("/import", problem_types.IMPORT), ("/export", problem_types.EXPORT)):
+        if path.endswith(suffix):
+            has.add(feature)
+    if path == "/readyz":
+        has.add(problem_types.READINESS)
+    return has
+
+
+def _add_problem_examples(document: dict[str, Any], root_path: str) -> None:
+    """Under each error status of each operation, an example of every problem type it can meet."""
+    for path, item in document.get("paths", {}).items():
+        instance = root_path + path.replace("{student_id}", problem_types.EXAMPLE_ID)
+        for operation in item.values():
+            has = _features(path, operation)
+            for status, response in operation.get("responses", {}).items():
+                media = response.get("content", {}).get(PROBLEM_JSON)
+                if media is None:
+                    continue
+                title = TITLES.get(int(status), "Error")
+                examples = problem_types.examples_for(int(status), title, instance, has)
+                if examples:
+                    media["examples"] = examples

@@ -1,19 +1,35 @@
 """Every problem type the service answers with, and an example of each, for the OpenAPI document.
 
-A problem's ``type`` is ``/problems/<slug>``. The examples are what a client sees, shaped as the
-server shapes them (interfaces/http/problems.py); the document lists, under each error status of
-an operation, the types that status carries. tests/unit/test_problem_types.py checks that every
-slug the code answers with is here, so a new refusal cannot go undocumented.
+A problem's ``type`` is ``/problems/<slug>``. The examples are what a client sees, as the server
+words them (tests/e2e/test_problem_examples.py holds the examples it can provoke to the real
+answers). An operation's document lists, under each of its error statuses, the types it can meet
+there: those that need nothing, and those whose ``needs`` the operation has (a body, an If-Match,
+an Idempotency-Key, a student id in its path, a query, or being the import, the export or the
+readiness probe); interfaces/http/openapi.py fits them to it, its own path as their ``instance``.
+tests/unit/test_problem_types.py checks that every slug the code answers with is here, so a new
+refusal cannot go undocumented.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-_ID = "01890a5d-ac96-774b-bcce-b302099a8057"
-_STUDENT = f"/students/{_ID}"
+EXAMPLE_ID = "01890a5d-ac96-774b-bcce-b302099a8057"
 _REQUEST_ID = "b6f2a1c04e3d4f5a9c8b7e6d5f4a3b2c"
+
+# What an operation may have that some problem types need (openapi.py reads them off it).
+BODY, JSON_BODY, IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY, STUDENT_ID, QUERY = (
+    "body",
+    "json-body",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+    "student-id",
+    "query",
+)
+IMPORT, EXPORT, READINESS = "import", "export", "readiness"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +38,18 @@ class ProblemType:
     slug: str
     summary: str
     detail: str
-    instance: str = _STUDENT
+    needs: str | None = None
+    title: str | None = None  # when it is not the status's own (problems.TITLES)
+    instance: str | None = None  # when it is not the operation's path
     errors: tuple[dict[str, Any], ...] = field(default=())
 
-    def example(self, title: str) -> dict[str, Any]:
+    def example(self, title: str, instance: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": f"/problems/{self.slug}",
-            "title": title,
+            "title": self.title or title,
             "status": self.status,
             "detail": self.detail,
-            "instance": self.instance,
+            "instance": self.instance or instance,
         }
         if self.errors:
             body["errors"] = list(self.errors)
@@ -46,234 +64,56 @@ def _field(location: str, name: str, message: str, line: int | None = None) -> d
     return issue
 
 
+_P = ProblemType
 PROBLEM_TYPES: tuple[ProblemType, ...] = (
-    ProblemType(
-        400,
-        "host-not-allowed",
-        "A Host the service does not serve",
-        "this service is not served under that name (Host)",
-        "/students",
-    ),
-    ProblemType(
-        400,
-        "cors-refused",
-        "A CORS preflight from an origin not allowed",
-        "this cross-origin request is not allowed",
-        "/students",
-    ),
-    ProblemType(
-        400,
-        "bad-idempotency-key",
-        "More than one Idempotency-Key",
-        "the request has more than one Idempotency-Key",
-        "/students",
-    ),
-    ProblemType(
-        400,
-        "bad-if-match",
-        "An If-Match that is not a list of entity tags",
-        'If-Match must be * or a comma-separated list of entity tags such as "3"',
-    ),
-    ProblemType(
-        400,
-        "bad-if-none-match",
-        "An If-None-Match too long to be one",
-        "If-None-Match is longer than 512 characters",
-    ),
-    ProblemType(
-        401,
-        "missing-token",
-        "No bearer token",
-        "this request needs an Authorization: Bearer <token> header",
-        "/students",
-    ),
-    ProblemType(401, "invalid-token", "A token that is not valid", "the token has expired", "/students"),
-    ProblemType(
-        403,
-        "insufficient-scope",
-        "A token without the scope",
-        "this request needs the scope students:write, which the token does not grant",
-        "/students",
-    ),
-    ProblemType(404, "student-not-found", "No such student", f"student {_ID} does not exist"),
-    ProblemType(404, "not-found", "No such resource", "no resource at /student", "/student"),
-    ProblemType(
-        405, "method-not-allowed", "A method the path does not have", "Method Not Allowed", "/students"
-    ),
-    ProblemType(
-        406,
-        "not-acceptable",
-        "An Accept the export cannot meet",
-        "an export is text/csv or application/x-ndjson; ask for one in Accept",
-        "/students/export",
-    ),
-    ProblemType(
-        409,
-        "email-already-registered",
-        "The email is taken",
-        "a student with this email is already registered",
-        "/students",
-    ),
-    ProblemType(
-        409,
-        "idempotency-key-in-flight",
-        "The same key's first request still runs",
-        "a request with this Idempotency-Key is still in progress; retry shortly",
-        "/students",
-    ),
-    ProblemType(
-        409,
-        "import-conflict",
-        "Another writer took an email mid-import",
-        "another writer registered one of the file's emails while this import ran; "
-        "nothing was imported; run it again to see which",
-        "/students/import",
-    ),
-    ProblemType(
-        412,
-        "stale-version",
-        "If-Match names a version that is no longer current",
-        f"student {_ID} has changed since the version named in the precondition",
-    ),
-    ProblemType(
-        413,
-        "content-too-large",
-        "A body over the limit",
-        "the request body is larger than the 65536 bytes this service accepts",
-        "/students",
-    ),
-    ProblemType(
-        414,
-        "uri-too-long",
-        "A path or query longer than any this service has",
-        "the request's path or query is longer than this service accepts (2048 and 4096 bytes)",
-        "/",
-    ),
-    ProblemType(
-        415,
-        "unsupported-media-type",
-        "A body of another media type",
-        "text/plain is not accepted here; send application/json",
-        "/students",
-    ),
-    ProblemType(
-        422,
-        "validation-error",
-        "Fields that break the rules",
-        "email: must be a valid email address; cgpa: must be between 0.00 and 10.00",
-        "/students",
-        (
-            _field("body", "email", "must be a valid email address"),
-            _field("body", "cgpa", "must be between 0.00 and 10.00"),
-        ),
-    ),
-    ProblemType(
-        422,
-        "malformed-json",
-        "A body that is not JSON",
-        "the request body is not valid JSON",
-        "/students",
-        (_field("body", "", "Expecting value at line 1 column 1"),),
-    ),
-    ProblemType(
-        422,
-        "invalid-query",
-        "A query the list cannot run",
-        "cursor: does not belong to this sort order",
-        "/students",
-        (_field("query", "cursor", "does not belong to this sort order"),),
-    ),
-    ProblemType(
-        422,
-        "idempotency-key-reused",
-        "The same key with another body",
-        "this Idempotency-Key was used for a request with a different body",
-        "/students",
-    ),
-    ProblemType(
-        422,
-        "import-rejected",
-        "Rows that break the rules: nothing imported",
-        "2 errors in 10000 rows; nothing was imported",
-        "/students/import",
-        (
-            _field("body", "email", "must be a valid email address", 5002),
-            _field("body", "email", "appears twice in the file (first on line 17)", 9000),
-        ),
-    ),
-    ProblemType(
-        422,
-        "unreadable-file",
-        "A file that is not CSV or NDJSON as described",
-        "line 1: the file is UTF-16; save it as UTF-8; nothing was imported",
-        "/students/import",
-        (_field("body", "file", "the file is UTF-16; save it as UTF-8", 1),),
-    ),
-    ProblemType(
-        428,
-        "precondition-required",
-        "A write without If-Match",
-        "this request must carry If-Match with the ETag of the student you are changing (or *); "
-        "GET the student to learn it",
-    ),
-    ProblemType(
-        429,
-        "rate-limited",
-        "A spent rate-limit budget",
-        "more than 200 requests in 2 s from this caller; retry in 1 s",
-        "/students",
-    ),
-    ProblemType(
-        500,
-        "internal-error",
-        "A bug: the request id finds it in the log",
-        "the server failed to handle this request",
-        "/students",
-    ),
-    ProblemType(
-        503,
-        "database-unavailable",
-        "The database cannot be reached or did not answer",
-        "the database cannot be reached; retry shortly",
-        "/students",
-    ),
-    ProblemType(
-        503,
-        "database-not-migrated",
-        "The database has no schema",
-        "the database has no schema yet; run `students migrate`",
-        "/students",
-    ),
-    ProblemType(
-        503,
-        "database-read-only",
-        "The database takes no writes (readiness)",
-        "the database accepts no changes now",
-        "/readyz",
-    ),
-    ProblemType(
-        503,
-        "overloaded",
-        "Every connection is busy",
-        "the service is at capacity; retry shortly",
-        "/students",
-    ),
-    ProblemType(
-        503,
-        "shutting-down",
-        "The process is draining for a shutdown",
-        "this server process is shutting down",
-        "/students",
-    ),
-)
+    _P(400, "host-not-allowed", "A Host the service does not serve", "this service is not served under that name (Host)"),
+    _P(400, "cors-refused", "A CORS preflight from an origin not allowed", "this cross-origin request is not allowed; refused: origin"),
+    _P(400, "bad-idempotency-key", "More than one Idempotency-Key", "the request has more than one Idempotency-Key", IDEMPOTENCY_KEY),
+    _P(400, "bad-if-match", "An If-Match that is not a list of entity tags", 'If-Match must be * or a comma-separated list of entity tags such as "3"', IF_MATCH),
+    _P(400, "bad-if-none-match", "An If-None-Match too long to be one", "If-None-Match is longer than 512 characters", IF_NONE_MATCH),
+    _P(401, "missing-token", "No bearer token", "this request needs an Authorization: Bearer <token> header"),
+    _P(401, "invalid-token", "A token that is not valid", "the token has expired"),
+    _P(403, "insufficient-scope", "A token without the scope", "this request needs the scope students:write, which the token does not grant"),
+    _P(404, "student-not-found", "No such student", f"student {EXAMPLE_ID} does not exist", STUDENT_ID),
+    _P(404, "not-found", "No such resource", "no resource at /student", instance="/student"),
+    _P(405, "method-not-allowed", "A method the path does not have", "TRACE is not allowed on /students", instance="/students"),
+    _P(406, "not-acceptable", "An Accept the export cannot meet", "an export is text/csv or application/x-ndjson; ask for one in Accept", EXPORT),
+    _P(409, "email-already-registered", "The email is taken", "a student with this email is already registered", JSON_BODY),
+    _P(409, "idempotency-key-in-flight", "The same key's first request still runs", "a request with this Idempotency-Key is still in progress; retry shortly", IDEMPOTENCY_KEY),
+    _P(409, "import-conflict", "Another writer took an email mid-import", "another writer registered one of the file's emails while this import ran; nothing was imported; run it again to see which", IMPORT),
+    _P(412, "stale-version", "If-Match names a version that is no longer current", f"student {EXAMPLE_ID} has changed since the version named in the precondition", IF_MATCH),
+    _P(413, "content-too-large", "A body over the limit", "the request body is larger than the 1048576 bytes this service accepts"),
+    _P(414, "uri-too-long", "A path or query longer than any this service has", "the request's path or query is longer than this service accepts (2048 and 4096 bytes)", instance="/"),
+    _P(415, "unsupported-media-type", "A body of another media type", "text/plain is not accepted here; send application/json", BODY),
+    _P(422, "validation-error", "Fields that break the rules", "email: must be a valid email address; cgpa: must be between 0.00 and 10.00",
+       errors=(_field("body", "email", "must be a valid email address"), _field("body", "cgpa", "must be between 0.00 and 10.00"))),
+    _P(422, "malformed-json", "A body that is not JSON", "the request body is not valid JSON", JSON_BODY, title="Malformed JSON",
+       errors=(_field("body", "0", "Expecting value"),)),
+    _P(422, "invalid-query", "A query the list cannot run", "cursor: was issued for a different sort order", QUERY,
+       errors=(_field("query", "cursor", "was issued for a different sort order"),)),
+    _P(422, "idempotency-key-reused", "The same key with another body", "this Idempotency-Key was used for a request with a different body", IDEMPOTENCY_KEY),
+    _P(422, "import-rejected", "Rows that break the rules: nothing imported", "2 errors in 10000 rows; nothing was imported", IMPORT,
+       errors=(_field("body", "email", "must be a valid email address", 5002), _field("body", "email", "appears twice in the file (first on line 17)", 9000))),
+    _P(422, "unreadable-file", "A file that is not CSV or NDJSON as described", "line 1: the file is UTF-16; save it as UTF-8; nothing was imported", IMPORT,
+       errors=(_field("body", "file", "the file is UTF-16; save it as UTF-8", 1),)),
+    _P(428, "precondition-required", "A write without If-Match", "this request must carry If-Match with the ETag of the student you are changing (or *); GET the student to learn it", IF_MATCH),
+    _P(429, "rate-limited", "A spent rate-limit budget", "more than 200 requests in 2 s from this caller; retry in 1 s"),
+    _P(500, "internal-error", "A bug: the request id finds it in the log", "the server failed to handle this request"),
+    _P(503, "database-unavailable", "The database cannot be reached or did not answer", "the database cannot be reached; retry shortly"),
+    _P(503, "database-not-migrated", "The database has no schema", "the database has no schema yet; run `students migrate`"),
+    _P(503, "database-read-only", "The database takes no writes", "the database accepts no changes now", READINESS),
+    _P(503, "overloaded", "Every connection is busy", "the service is at capacity; retry shortly"),
+    _P(503, "shutting-down", "The process is draining for a shutdown", "this server process is shutting down"),
+)  # fmt: skip
 # The slug of an HTTP error no refusal above names (FastAPI's own, with the status it has).
 FALLBACK_SLUG = "http-error"
 
 
-def examples_for(status: int, title: str) -> dict[str, dict[str, Any]]:
-    """OpenAPI ``examples`` of the problem types a status carries, by slug."""
+def examples_for(status: int, title: str, instance: str, has: Collection[str]) -> dict[str, dict[str, Any]]:
+    """OpenAPI ``examples`` of the problem types a status carries for an operation that ``has``
+    these features, at ``instance``."""
     return {
-        kind.slug: {"summary": kind.summary, "value": kind.example(title)}
+        kind.slug: {"summary": kind.summary, "value": kind.example(title, instance)}
         for kind in PROBLEM_TYPES
-        if kind.status == status
+        if kind.status == status and (kind.needs is None or kind.needs in has)
     }

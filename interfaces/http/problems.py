@@ -36,7 +36,6 @@ from domain.errors import (
 )
 from infrastructure.observability.context import current_request_id
 from interfaces.http.head import asked_method
-from interfaces.http.problem_types import examples_for
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -220,12 +219,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": TITLES.get(status, "Error"),
-            "content": {
-                PROBLEM_JSON: {
-                    "schema": {"$ref": "#/components/schemas/Problem"},
-                    "examples": examples_for(status, TITLES.get(status, "Error")),
-                }
-            },
+            # Examples of the types it can carry are fitted to each operation (openapi.py).
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
     }

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from application.cursor import MAX_CURSOR_LENGTH
-from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from application.cursor import MAX_CURSOR_LENGTH, encode_cursor
+from application.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, StudentQuery
 from domain.student import (
     EMAIL_MAX_LENGTH,
     NAME_MAX_LENGTH,
@@ -177,10 +177,17 @@ class StudentPatch(_Input):
         return value
 
 
+def _short_number(value: object) -> object:
+    # "000...0001" is 1 to int(), and its thousands of zeros would come back in the Link header.
+    if isinstance(value, str) and len(value.strip()) > 3:
+        raise ValueError(f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return value
+
+
 class StudentListQuery(_Input):
     """The query of ``GET /students``. An unknown parameter is refused: a typo must not widen a page."""
 
-    limit: int = Field(
+    limit: Annotated[int, BeforeValidator(_short_number)] = Field(
         DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size", json_schema_extra=_INT32
     )
     cursor: Cursor | None = Field(
@@ -226,7 +233,15 @@ class StudentRead(BaseModel):
 
 class StudentPageRead(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [_STUDENT], "next_cursor": "WyJBZGEgTG92ZWxhY2UiXQ"}]}
+        json_schema_extra={
+            # A real cursor: the one after the example student, in the default order.
+            "examples": [
+                {
+                    "items": [_STUDENT],
+                    "next_cursor": encode_cursor((UUID(_STUDENT["id"]),), StudentQuery().order),
+                }
+            ]
+        }
     )
 
     items: list[StudentRead] = Field(max_length=MAX_PAGE_SIZE)

@@ -42,8 +42,18 @@ def test_the_scan_sees_the_refusals_it_is_meant_to() -> None:
 
 
 def test_every_example_is_a_problem_document_of_its_type() -> None:
+    everything = {kind.needs for kind in PROBLEM_TYPES if kind.needs is not None}
     for status in {kind.status for kind in PROBLEM_TYPES}:
-        for slug, example in examples_for(status, "Title").items():
+        for slug, example in examples_for(status, "Title", "/students", everything).items():
             problem = Problem.model_validate(example["value"])
             assert (problem.type, problem.status) == (f"/problems/{slug}", status)
     assert len({kind.slug for kind in PROBLEM_TYPES}) == len(PROBLEM_TYPES)
+
+
+def test_an_operation_is_shown_only_the_types_it_can_meet() -> None:
+    # Found by an attack: GET /students listed malformed-json and import-rejected under its 422.
+    assert set(examples_for(422, "Title", "/students", {"query"})) == {"validation-error", "invalid-query"}
+    assert set(examples_for(409, "Title", "/students", {"json-body", "idempotency-key"})) == {
+        "email-already-registered",
+        "idempotency-key-in-flight",
+    }

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from infrastructure.rate_limits import Budget
+from infrastructure.rate_limits import Budget, Verdict
 
 
 async def test_a_burst_then_one_token_per_refill() -> None:
@@ -49,3 +49,24 @@ async def test_a_redis_that_never_answers_holds_no_request_and_each_process_coun
         server.close()
         for writer in held:
             writer.close()
+
+
+async def test_after_a_failure_one_request_at_a_time_asks_whether_the_storage_is_back() -> None:
+    # Found by an attack: every request arriving during the retry waited out the timeout.
+    budget = Budget("caller", rate=100, burst=100, storage_url="redis://127.0.0.1:9/0", storage_timeout=0.1)
+    asked = 0
+    real = budget._take_shared
+
+    async def counted(key: str) -> Verdict | None:
+        nonlocal asked
+        asked += 1
+        await asyncio.sleep(0.05)  # a storage that is slow to fail
+        return await real(key)
+
+    budget._take_shared = counted  # type: ignore[method-assign]
+    await budget.take("alice")  # fails: port 9 refuses
+    assert asked == 1
+    budget._shared_again_at = 0  # the back-off is over
+    verdicts = await asyncio.gather(*(budget.take("alice") for _ in range(20)))
+    assert asked == 2  # one probe; the other nineteen counted here meanwhile
+    assert all(v.allowed for v in verdicts)
