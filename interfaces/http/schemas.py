@@ -191,17 +191,22 @@ class StudentListQuery(_Input):
         DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size", json_schema_extra=_INT32
     )
     cursor: Cursor | None = Field(
-        None, min_length=1, max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"
+        None,
+        min_length=1,
+        max_length=MAX_CURSOR_LENGTH,
+        description="`next_cursor` of the previous page, with the same `sort` (another sort's is 422)",
     )
     department: str | None = Field(None, max_length=20, description="exact match")
-    cgpa_min: CgpaBound | None = Field(None, description="inclusive lower bound, written like a CGPA (8.5)")
+    cgpa_min: CgpaBound | None = Field(
+        None, description="inclusive lower bound, written like a CGPA (8.5); not above cgpa_max (422)"
+    )
     cgpa_max: CgpaBound | None = Field(None, description="inclusive upper bound, written like a CGPA (9.25)")
     q: str | None = Field(None, max_length=100, description="case-insensitive substring of the name")
     sort: str | None = Field(
         None,
         max_length=100,
-        description="comma list of name, email, cgpa, created_at; prefix - for descending. "
-        "Ties are always broken by id.",
+        description="comma list of name, email, cgpa, created_at, each at most once; prefix - for "
+        "descending. Ties are always broken by id.",
         examples=["-cgpa,name"],
     )
 
