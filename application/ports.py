@@ -88,8 +88,12 @@ class StudentRepository(ABC):
             self._take_events(loaded)
 
     @abstractmethod
-    def importing(self) -> StudentImport:
-        """A new import into this repository's transaction (see :class:`StudentImport`)."""
+    def importing(self, *, revising: bool = False) -> StudentImport:
+        """A new import into this repository's transaction (see :class:`StudentImport`).
+
+        ``revising``: a staged row whose email a stored student has revises that student
+        (:meth:`StudentImport.stored_matches`). Without it every such row is a clash, so the
+        adapter may store each row as it stages it and look for clashes only once one was seen."""
 
     @abstractmethod
     async def find_page(self, query: StudentQuery) -> list[Student]:

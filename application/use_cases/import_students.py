@@ -223,7 +223,7 @@ class ImportStudents:
         phase = command.on_phase or (lambda _: None)
         update = command.on_conflict is OnConflict.UPDATE
         async with self._uow as uow:
-            staged = uow.students.importing()
+            staged = uow.students.importing(revising=update)
             try:
                 await staged.stage(self._batches(command.rows, checked, now))
                 phase("checking")

@@ -48,8 +48,8 @@ class InMemoryStudentRepository(StudentRepository):
         student = self._email_holder(email)
         return replace(student) if student is not None else None
 
-    def importing(self) -> StudentImport:
-        return InMemoryStudentImport(self)
+    def importing(self, *, revising: bool = False) -> StudentImport:
+        return InMemoryStudentImport(self)  # one way for both: it checks everything in memory
 
     async def find_page(self, query: StudentQuery) -> list[Student]:
         order = query.order

@@ -3,14 +3,21 @@
 The staging table (tables.py) is the connection's own and lives inside the unit of work's
 transaction. Each batch of checked rows goes into it (COPY on PostgreSQL, asyncpg's binary
 ``copy_records_to_table``; a multi-row INSERT on SQLite and MariaDB/MySQL) and, straight away,
-into the students table as new students wherever its email is free (``ON CONFLICT DO NOTHING``,
-``INSERT IGNORE``): nobody sees them before the commit, and a rejected import rolls them back. The
-next batch is read and checked meanwhile (a task of its own), so the database's slowest work, the
-students table's seven indexes, runs while this process does its own. At the end every check is
-one statement, the same on every backend, and counts the import's own rows as its own: repeated
-emails by a window over the staging key, taken ones by a join on the unique email index, the
-rows still to store (their email was taken and is free again) by one ``INSERT ... SELECT``, and
-the revisions by one UPDATE per row at the version read (the rows are locked first).
+into the students table as new students wherever its email is free: nobody sees them before the
+commit, and a rejected import rolls them back. The next batch is read and checked meanwhile (a
+task of its own), so the database's slowest work, the students table's indexes, runs while this
+process does its own.
+
+An import that only registers (no ``revising``) stores every row of a batch whose email nobody
+has, and counts: while each batch is stored whole, no email was there twice nor taken, so there is
+nothing to check at the end. Once a batch is not (a repeat inside it, seen before it is sent, or a
+row the students table already had the email of), it stores no more and only stages, and the end
+looks for the clashes in SQL: repeated emails by a window over the staged rows, taken ones by a
+join on the unique email index that leaves out the students the import stored itself. An import
+that revises keeps the staged rows keyed by (email, line): a batch stores the rows whose email
+no student has nor an earlier line, the same checks run at the end, and then the revisions, one
+UPDATE per row at the version read (the rows are locked first), and the rows still to store (their
+email was taken and is free again) by one ``INSERT ... SELECT``.
 
 PostgreSQL and SQLite undo the temporary table with the transaction; MariaDB/MySQL keep it for
 the connection's life, so it is dropped explicitly (``DROP TEMPORARY TABLE``, which, unlike a
@@ -34,7 +41,13 @@ from domain.errors import EmailAlreadyRegistered
 from domain.student import Student
 from domain.text import fold
 from infrastructure.sqlalchemy.session import Statements
-from infrastructure.sqlalchemy.tables import UtcDateTime, columns_of, student_import_rows, students
+from infrastructure.sqlalchemy.tables import (
+    UtcDateTime,
+    columns_of,
+    student_import_rows,
+    student_import_rows_by_line,
+    students,
+)
 
 _ROWS = student_import_rows
 _STAGED_COLUMNS = tuple(column.name for column in _ROWS.columns)
@@ -44,7 +57,8 @@ _STUDENT_COLUMNS = columns_of(Student, students)
 _INSERT_BATCH = 1000
 _MYSQL = ("mysql", "mariadb")
 
-_CREATE = CreateTable(_ROWS)
+# Keyed by (email, line) too when the import revises (tables.py); the statements are the same.
+_CREATE = {True: CreateTable(_ROWS), False: CreateTable(student_import_rows_by_line)}
 _DROP = DropTable(_ROWS, if_exists=True)
 _DROP_MYSQL = sa.text(f"DROP TEMPORARY TABLE IF EXISTS {_ROWS.name}")
 _INSERT_STAGED = sa.insert(_ROWS)
@@ -93,6 +107,14 @@ _REGISTER_BATCH = sa.insert(students).from_select(
         _ROWS.c.line.between(sa.bindparam("first_line"), sa.bindparam("last_line")),
         _not_stored,
         ~sa.exists().where(_earlier_line.c.email == _ROWS.c.email, _earlier_line.c.line < _ROWS.c.line),
+    ).order_by(_ROWS.c.line),
+)
+# The same for an import that only registers: a row whose email is taken, by a stored student or
+# by an earlier line, is left out, which is how the import learns that a clash is there at all.
+_STORE_BATCH = sa.insert(students).from_select(
+    _STORED_COLUMNS,
+    _AS_STUDENTS.where(
+        _ROWS.c.line.between(sa.bindparam("first_line"), sa.bindparam("last_line")), _not_stored
     ).order_by(_ROWS.c.line),
 )
 # Batches read and checked ahead of the one being stored.
@@ -150,12 +172,15 @@ if _STAGED_COLUMNS != ("email", "line", "id", "name", "name_folded", "department
 
 
 class SqlAlchemyStudentImport(StudentImport):
-    def __init__(self, session: Statements, events: list[Any]) -> None:
+    def __init__(self, session: Statements, events: list[Any], *, revising: bool = False) -> None:
         super().__init__(events)
         self._session = session
         self._mysql = session.dialect_name in _MYSQL
+        self._revising = revising
         self._created = False
         self._registered = 0
+        # Without revisions: every staged row so far is stored too, so nothing clashed yet.
+        self._all_stored = not revising
 
     async def _drop(self) -> None:
         await self._session.execute(_DROP_MYSQL if self._mysql else _DROP)
@@ -163,7 +188,7 @@ class SqlAlchemyStudentImport(StudentImport):
     async def _stage(self, batches: AsyncIterable[Sequence[StagedStudent]]) -> None:
         if self._mysql:
             await self._drop()  # one an earlier import on this connection could not drop
-        await self._session.execute(_CREATE)
+        await self._session.execute(_CREATE[self._revising])
         self._created = True
         async for batch in _read_ahead(batches):
             if self._session.dialect_name == "postgresql":
@@ -175,22 +200,37 @@ class SqlAlchemyStudentImport(StudentImport):
                     chunk = batch[start : start + _INSERT_BATCH]
                     values = [dict(zip(_STAGED_COLUMNS, _staged_values(row), strict=True)) for row in chunk]
                     await self._session.execute(_INSERT_STAGED, values)
-            registered_at = batch[0].student.created_at
-            try:
-                result = await self._session.execute(
-                    _REGISTER_BATCH,
-                    {
-                        "first_line": batch[0].line,
-                        "last_line": batch[-1].line,
-                        "created_at": registered_at,
-                        "updated_at": registered_at,
-                    },
-                )
-            except IntegrityError:
-                raise EmailAlreadyRegistered("") from None
-            self._registered += max(int(result.rowcount), 0)
+            if self._revising:
+                self._registered += await self._register(_REGISTER_BATCH, batch)
+            elif self._all_stored:
+                # A repeat inside the batch would hit the unique index: the import would fail
+                # whole, with no line to name. So it stops storing, and clashes() looks.
+                if len({row.student.email for row in batch}) < len(batch):
+                    self._all_stored = False
+                    continue
+                stored = await self._register(_STORE_BATCH, batch)
+                self._registered += stored
+                self._all_stored = stored == len(batch)
+
+    async def _register(self, statement: sa.Insert, batch: Sequence[StagedStudent]) -> int:
+        registered_at = batch[0].student.created_at
+        try:
+            result = await self._session.execute(
+                statement,
+                {
+                    "first_line": batch[0].line,
+                    "last_line": batch[-1].line,
+                    "created_at": registered_at,
+                    "updated_at": registered_at,
+                },
+            )
+        except IntegrityError:
+            raise EmailAlreadyRegistered("") from None
+        return max(int(result.rowcount), 0)
 
     async def _clashes(self, *, with_stored: bool, limit: int) -> tuple[list[EmailClash], int]:
+        if self._all_stored:
+            return [], 0  # the unique index took every row: no email is there twice
         page = await self._session.execute(_REPEATED_PAGE, {"limit": limit})
         clashes = [EmailClash(line, email, first) for line, email, first in page.all()]
         count = (await self._session.execute(_REPEATED_COUNT, {})).scalar() or 0
@@ -244,9 +284,13 @@ class SqlAlchemyStudentImport(StudentImport):
         )
 
     async def _count_new(self) -> int:
+        if self._all_stored:
+            return self._registered
         return (await self._session.execute(_NEW_COUNT, {})).scalar() or 0
 
     async def _insert_new(self, now: datetime) -> int:
+        if self._all_stored:
+            return self._registered
         try:
             result = await self._session.execute(_INSERT_NEW, {"created_at": now, "updated_at": now})
         except IntegrityError:

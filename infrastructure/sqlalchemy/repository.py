@@ -73,8 +73,8 @@ class SqlAlchemyStudentRepository(StudentRepository):
         self._session = session
         self._row_values_compare = session.dialect_name not in ("mysql", "mariadb")
 
-    def importing(self) -> StudentImport:
-        return SqlAlchemyStudentImport(self._session, self.events)
+    def importing(self, *, revising: bool = False) -> StudentImport:
+        return SqlAlchemyStudentImport(self._session, self.events, revising=revising)
 
     async def _add(self, student: Student) -> None:
         try:

@@ -140,18 +140,28 @@ def _staged_column(name: str) -> sa.Column[Any]:
 
 # One import's rows while it runs (infrastructure/sqlalchemy/importing.py): a temporary table,
 # which each connection has its own of, made and dropped by the import. Never migrated. Keyed by
-# line (a batch is a range of lines), by (email, line), which finds a file's repeated emails and
-# pages through them in that order, and by id, which tells the students the import stored itself.
-# All are constraints, declared inside CREATE TABLE:
-# MariaDB/MySQL would commit the transaction for a CREATE INDEX, even on a temporary table.
-student_import_rows = sa.Table(
-    "student_import_rows",
-    sa.MetaData(),
-    _staged_column("email"),
-    sa.Column("line", sa.Integer(), nullable=False),
-    *(_staged_column(name) for name in ("id", "name", "name_folded", "department", "cgpa")),
-    sa.PrimaryKeyConstraint("line"),
-    sa.UniqueConstraint("email", "line"),
-    sa.UniqueConstraint("id"),
-    prefixes=["TEMPORARY"],
-)
+# line (a batch is a range of lines) and by id, which tells the students the import stored
+# itself; both grow at their end, as the lines do. An import that revises students is also keyed
+# by (email, line), to page through the rows a stored student's email matches in that order. One
+# that only registers goes without that key: its emails come in no order, so keeping it is most
+# of what staging would cost, and such an import sorts its rows by email only once a clash is
+# known to be there. All are constraints, declared inside CREATE TABLE: MariaDB/MySQL would
+# commit the transaction for a CREATE INDEX, even on a temporary table.
+def _staging_table(*, by_email: bool) -> sa.Table:
+    keys: list[sa.Constraint] = [sa.PrimaryKeyConstraint("line"), sa.UniqueConstraint("id")]
+    if by_email:
+        keys.append(sa.UniqueConstraint("email", "line"))
+    return sa.Table(
+        "student_import_rows",
+        sa.MetaData(),
+        _staged_column("email"),
+        sa.Column("line", sa.Integer(), nullable=False),
+        *(_staged_column(name) for name in ("id", "name", "name_folded", "department", "cgpa")),
+        *keys,
+        prefixes=["TEMPORARY"],
+    )
+
+
+student_import_rows = _staging_table(by_email=True)
+# The same table without the (email, line) key: what an import that only registers stages.
+student_import_rows_by_line = _staging_table(by_email=False)
