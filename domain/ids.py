@@ -14,6 +14,8 @@ from uuid import UUID
 
 _VERSION = 0x7
 _VARIANT = 0b10
+# Random bytes are read from the system this many at a time: one call for 512 ids, not one each.
+_RANDOM_POOL = 4096
 
 
 class UuidV7Generator:
@@ -23,6 +25,8 @@ class UuidV7Generator:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._counter = 0
+        self._random = b""
+        self._taken = 0
 
     def new_id(self) -> UUID:
         with self._lock:
@@ -38,7 +42,11 @@ class UuidV7Generator:
                     self._last_ms += 1
                     self._counter = 0
             ms, counter = self._last_ms, self._counter
-        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+            if self._taken == len(self._random):
+                self._random, self._taken = os.urandom(_RANDOM_POOL), 0
+            start = self._taken
+            self._taken += 8
+            rand_b = int.from_bytes(self._random[start : start + 8], "big") & ((1 << 62) - 1)
         value = (ms & ((1 << 48) - 1)) << 80
         value |= _VERSION << 76
         value |= counter << 64

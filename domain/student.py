@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -74,10 +75,25 @@ def normalise_email(value: object) -> str:
 
 
 def normalise_department(value: object) -> str:
-    department = trim(_text(value))
+    text = _text(value)
+    return _remembered_department(text) if len(text) <= _REMEMBERED_LENGTH else _department(text)
+
+
+# A school has a few dozen departments and a few hundred CGPAs, and a bulk import checks the same
+# few again on every row: each text is judged once. Only short text is remembered (it hashes and
+# compares as itself, where Decimal("1.0") would be the same key as 1 and True), and only what
+# passed, so that neither what a client sends nor its mistakes can fill the memory.
+_REMEMBERED_LENGTH = 16
+
+
+def _department(text: str) -> str:
+    department = trim(text)
     if not _DEPARTMENT.fullmatch(department):
         raise ValueError("must be 2 to 10 letters A-Z or digits")
     return department.upper()
+
+
+_remembered_department = lru_cache(maxsize=1024)(_department)
 
 
 def normalise_cgpa(value: object) -> Decimal:
@@ -86,12 +102,24 @@ def normalise_cgpa(value: object) -> Decimal:
     Trailing zeros are not precision: "8.750" is 8.75. The range is checked before the decimals,
     so that a huge value never reaches ``quantize`` (which fails past its precision).
     """
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        raise ValueError("must be a decimal number")
     if isinstance(value, str):
-        value = trim(value)
-        if not _DECIMAL_TEXT.fullmatch(value):
-            raise ValueError("must be a decimal number")
+        return _remembered_cgpa(value) if len(value) <= _REMEMBERED_LENGTH else _cgpa_from_text(value)
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise ValueError("must be a decimal number")
+    return _cgpa(value)
+
+
+def _cgpa_from_text(text: str) -> Decimal:
+    value = trim(text)
+    if not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError("must be a decimal number")
+    return _cgpa(value)
+
+
+_remembered_cgpa = lru_cache(maxsize=4096)(_cgpa_from_text)
+
+
+def _cgpa(value: Decimal | int | str) -> Decimal:
     try:
         cgpa = Decimal(value)
     except InvalidOperation:
@@ -130,6 +158,18 @@ class StudentChanges:
 
         ``required``: every field must be given (a registration, a replacement).
         """
+        if name is not None and email is not None and department is not None and cgpa is not None:
+            # Every field given, as in a registration or a bulk import's row: most such input is
+            # right, and is checked in one go. Wrong input is checked again, rule by rule, below.
+            try:
+                return cls(
+                    normalise_name(name),
+                    normalise_email(email),
+                    normalise_department(department),
+                    normalise_cgpa(cgpa),
+                )
+            except ValueError:
+                pass
         errors: list[FieldError] = []
 
         def run(field: str, rule: Callable[[Any], T], value: object) -> T | None:

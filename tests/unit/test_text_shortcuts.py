@@ -35,3 +35,40 @@ def test_text_beyond_ascii_takes_the_unicode_rules() -> None:
     assert text.starts_with_mark("\u0301e")
     assert text.nfc("e\u0301") == "é"
     assert text.fold("STRAẞE") == "strasse"
+
+
+def _reference(value: str) -> tuple[bool, bool, bool]:
+    """Printable, blank, has a letter: the rules of domain/text.py spelt out, character by character."""
+    printable = all(
+        unicodedata.category(ch) not in text._UNPRINTABLE or text._joins(value, index)
+        for index, ch in enumerate(value)
+    )
+    blank = not any(
+        unicodedata.category(ch)[0] in text._VISIBLE and ch not in text._BLANK_LOOKING for ch in value
+    )
+    letter = any(unicodedata.category(ch)[0] == "L" and ch not in text._BLANK_LOOKING for ch in value)
+    return printable, blank, letter
+
+
+def _judged(value: str) -> tuple[bool, bool, bool]:
+    return text.unprintable_reason(value) is None, text.looks_blank(value), text.has_letter(value)
+
+
+# Every character of the Basic Multilingual Plane past ASCII, alone and beside the characters the
+# sets keep first: the first time a text is judged by the loop, the second by the kept characters.
+_BEYOND_ASCII = [chr(code) for code in range(0x80, 0x10000) if not 0xD800 <= code <= 0xDFFF]
+
+
+@pytest.mark.parametrize("start", range(0, len(_BEYOND_ASCII), 4096))
+def test_the_kept_characters_judge_text_as_the_rules_do(start: int) -> None:
+    for ch in _BEYOND_ASCII[start : start + 4096]:
+        for value in (ch, f"ø{ch}", f"{ch}\u200d{ch}", f"\u3164{ch}", f"Zoë {ch}\u200b"):
+            expected = _reference(value)
+            assert _judged(value) == expected, value
+            assert _judged(value) == expected, value  # again: now from what was kept
+
+
+def test_a_joiner_is_never_kept_as_printable() -> None:
+    assert text.unprintable_reason("a\u200db") is None  # between two others, it passes...
+    assert text.unprintable_reason("é\u200d") is not None  # ...and is never kept as passing
+    assert "\u200d" not in text._printable
