@@ -28,6 +28,7 @@ from application.use_cases.import_students import (
     OnConflict,
     UnreadableFile,
 )
+from interfaces.gc_policy import bulk_work
 from interfaces.student_files import CSV, FORMATS, NDJSON, Writer, reader_for
 
 _CHUNK = 1 << 20
@@ -167,7 +168,8 @@ async def run_import(
             on_phase=progress.phase,
         )
         try:
-            summary = await make_use_case().execute(command)
+            with bulk_work():
+                summary = await make_use_case().execute(command)
         except ImportRejected as exc:
             for error in exc.errors:
                 print(f"{path}:{error.line}: {error.field}: {error.message}", file=err)
@@ -218,9 +220,10 @@ async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str
         if first is not None:
             target.write(writer.page(first))
             count += len(first)
-        async for page in pages:
-            target.write(writer.page(page))
-            count += len(page)
+        with bulk_work():
+            async for page in pages:
+                target.write(writer.page(page))
+                count += len(page)
         target.flush()
         if temporary is not None:
             target.close()

@@ -123,7 +123,8 @@ def _not_utf8(values: dict[str, str]) -> tuple[FieldError, ...]:
 class CsvReader(RowReader):
     def __init__(self) -> None:
         super().__init__()
-        self._columns: dict[str, int] | None = None
+        # Where each of FIELDS is in a row, in their order, once the header is read.
+        self._columns: tuple[int, ...] | None = None
         self._width = 0
         # An unfinished record: a quoted field that goes on past a line break.
         self._record: list[str] = []
@@ -177,7 +178,7 @@ class CsvReader(RowReader):
             rows.append(self._row(line, fields, not_utf8=not_utf8))
         return rows
 
-    def _header(self, line: int, fields: list[str]) -> dict[str, int]:
+    def _header(self, line: int, fields: list[str]) -> tuple[int, ...]:
         names = [field.strip().lower() for field in fields]
         expected = f"a CSV file starts with the header {','.join(FIELDS)}"
         unknown = [name for name in names if name not in FIELDS and name not in ASSIGNED]
@@ -189,7 +190,7 @@ class CsvReader(RowReader):
         missing = [name for name in FIELDS if name not in names]
         if missing:
             raise UnreadableFile(line, f"no column {missing[0]!r}; {expected}")
-        return {name: names.index(name) for name in FIELDS}
+        return tuple(names.index(name) for name in FIELDS)
 
     def _row(self, line: int, fields: list[str], *, not_utf8: bool) -> ImportRow:
         if len(fields) != self._width:
@@ -197,12 +198,12 @@ class CsvReader(RowReader):
             return ImportRow(line, problems=(problem,))
         columns = self._columns
         assert columns is not None
-        values = {name: fields[index] for name, index in columns.items()}
+        name, email, department, cgpa = (fields[index] for index in columns)
         if not_utf8:
-            problems = _not_utf8(values)
+            problems = _not_utf8(dict(zip(FIELDS, (name, email, department, cgpa), strict=True)))
             if problems:
                 return ImportRow(line, problems=problems)
-        return ImportRow(line, values["name"], values["email"], values["department"], values["cgpa"])
+        return ImportRow(line, name, email, department, cgpa)
 
 
 class NdjsonReader(RowReader):

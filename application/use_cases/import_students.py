@@ -128,18 +128,20 @@ class _Checked:
     """The rows read so far: how many, and the first errors by line (a bounded heap)."""
 
     limit: int
+    # What the rows say, for an idempotency key: the same file, the same digest. Kept only when
+    # the import has a key (it costs more per row than all the rest of the reading).
+    digest: Any = None
     rows: int = 0
     total_errors: int = 0
     errors: list[RowError] = field(default_factory=list)
-    # What the rows say, for an idempotency key: the same file, the same digest.
-    digest: Any = field(default_factory=hashlib.sha256)
 
     # Whether every row has been read (the digest is the file's, not a part of it).
     complete: bool = False
 
     def read(self, row: ImportRow) -> None:
         self.rows += 1
-        self.digest.update(repr((row.line, row.name, row.email, row.department, row.cgpa)).encode())
+        if self.digest is not None:
+            self.digest.update(repr((row.line, row.name, row.email, row.department, row.cgpa)).encode())
 
     def reject(self, line: int, problems: tuple[FieldError, ...]) -> None:
         for problem in problems:
@@ -192,9 +194,9 @@ class ImportStudents:
 
     async def execute(self, command: ImportStudentsCommand) -> ImportSummary:
         now = self._clock.now()
-        checked = _Checked(self._max_errors)
         # A dry run changes nothing, so there is nothing for a key to make safe to repeat.
         key = command.idempotency_key if not command.dry_run else None
+        checked = _Checked(self._max_errors, hashlib.sha256() if key is not None else None)
         earlier = await self._earlier(key, now) if key is not None else None
         if earlier is not None and earlier.completed:
             return await self._replay(command, checked, earlier)

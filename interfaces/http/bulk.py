@@ -26,6 +26,7 @@ from application.use_cases.import_students import (
 )
 from domain.student import Student
 from interfaces.container import Container
+from interfaces.gc_policy import bulk_work
 from interfaces.http.head import is_head
 from interfaces.http.media import media_type_of
 from interfaces.http.openapi import REPLAYED
@@ -142,11 +143,12 @@ async def import_students(
 ) -> Response:
     format = _format_of(request)
     key = IdempotencyKey(caller.subject, idempotency_key) if idempotency_key is not None else None
-    summary = await use_case.execute(
-        ImportStudentsCommand(
-            rows=_rows(request, format), on_conflict=on_conflict, dry_run=dry_run, idempotency_key=key
+    with bulk_work():
+        summary = await use_case.execute(
+            ImportStudentsCommand(
+                rows=_rows(request, format), on_conflict=on_conflict, dry_run=dry_run, idempotency_key=key
+            )
         )
-    )
     headers = {"Idempotent-Replayed": "true"} if summary.replayed else {}
     return JsonResponse(
         {
@@ -236,10 +238,11 @@ async def export_students(request: Request, use_case: Exporting) -> Response:
     first = await anext(pages, None)
 
     async def body() -> AsyncIterator[bytes]:
-        yield writer.header()
-        if first is not None:
-            yield writer.page(first)
-        async for page in pages:
-            yield writer.page(page)
+        with bulk_work():
+            yield writer.header()
+            if first is not None:
+                yield writer.page(first)
+            async for page in pages:
+                yield writer.page(page)
 
     return StreamingResponse(body(), media_type=writer.media_type)
