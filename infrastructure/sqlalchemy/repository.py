@@ -9,7 +9,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from application.listing import SortKey, StudentQuery
+from application.listing import SortField, SortKey, StudentQuery
 from application.ports import StudentImport, StudentRepository
 from domain.errors import EmailAlreadyRegistered, StaleVersion, StudentNotFound
 from domain.student import Student
@@ -94,8 +94,9 @@ class SqlAlchemyStudentRepository(StudentRepository):
         return Student(*row) if row is not None else None
 
     async def find_page(self, query: StudentQuery) -> list[Student]:
+        order = _decisive(query.order)
         statement = _list_statement(
-            query.order,
+            order,
             department=query.filter.department is not None,
             cgpa_min=query.filter.cgpa_min is not None,
             cgpa_max=query.filter.cgpa_max is not None,
@@ -103,7 +104,7 @@ class SqlAlchemyStudentRepository(StudentRepository):
             after=query.after is not None,
             row_values=self._row_values_compare,
         )
-        result = await self._session.execute(statement, _list_parameters(query))
+        result = await self._session.execute(statement, _list_parameters(query, len(order)))
         return [Student(*row) for row in result.all()]
 
     async def _update(self, student: Student, *, expected_version: int) -> None:
@@ -144,6 +145,22 @@ def _column(key: SortKey) -> sa.ColumnElement[Any]:
     return students.c[key.field.value]
 
 
+# Columns no two students share, none of them nullable.
+_UNIQUE = frozenset({SortField.ID, SortField.EMAIL})
+
+
+def _decisive(order: tuple[SortKey, ...]) -> tuple[SortKey, ...]:
+    """``order`` up to its first unique key: no two rows tie there, so the keys after it never
+    decide. Cutting them lets the unique index on email serve ``sort=email`` (and the page after a
+    cursor) alone, without an (email, id) index kept only for the id nobody needs (migration 0006).
+    The cursor still carries every key of the full order; the statement binds the ones it uses.
+    """
+    for i, key in enumerate(order):
+        if key.field in _UNIQUE:
+            return order[: i + 1]
+    return order
+
+
 # Every list request of one shape (which filters, which order, first page or not) runs the same
 # statement with different values. Building it once per shape spares SQLAlchemy re-constructing
 # the clauses and their cache key on every request.
@@ -174,7 +191,8 @@ def _list_statement(
     return _SELECT.where(*conditions).order_by(*ordering).limit(sa.bindparam("page_limit", type_=sa.Integer))
 
 
-def _list_parameters(query: StudentQuery) -> dict[str, Any]:
+def _list_parameters(query: StudentQuery, keys: int) -> dict[str, Any]:
+    """The values of ``_list_statement``'s parameters; ``keys``: how many keys of the order it uses."""
     filter = query.filter
     parameters: dict[str, Any] = {"page_limit": query.limit}
     if filter.department is not None:
@@ -186,7 +204,7 @@ def _list_parameters(query: StudentQuery) -> dict[str, Any]:
     if filter.name_contains:
         parameters["name_pattern"] = f"%{_escape_like(fold(filter.name_contains))}%"
     if query.after is not None:
-        parameters.update({f"after_{i}": value for i, value in enumerate(query.after)})
+        parameters.update({f"after_{i}": value for i, value in enumerate(query.after[:keys])})
     return parameters
 
 

@@ -79,8 +79,8 @@ students = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False),
     sa.UniqueConstraint("email", name="uq_students_email"),
     # One composite index per keyset order, each ending in id, so a page seeks instead of scanning.
+    # Not for email: it is unique, so an order stops there and uq_students_email serves it alone.
     sa.Index("ix_students_name_id", "name", "id"),
-    sa.Index("ix_students_email_id", "email", "id"),
     sa.Index("ix_students_cgpa_id", "cgpa", "id"),
     sa.Index("ix_students_created_at_id", "created_at", "id"),
     sa.Index("ix_students_department_id", "department", "id"),

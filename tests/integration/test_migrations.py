@@ -44,8 +44,9 @@ async def _check_fresh_upgrade(engine: AsyncEngine) -> None:
         "id", "name", "name_folded", "email", "department", "cgpa", "created_at", "updated_at",
         "version",
     }  # fmt: skip
-    assert {"ix_students_name_id", "ix_students_email_id", "ix_students_cgpa_id",
-            "ix_students_created_at_id", "ix_students_department_id"} <= indexes  # fmt: skip
+    assert {"ix_students_name_id", "ix_students_cgpa_id", "ix_students_created_at_id",
+            "ix_students_department_id"} <= indexes  # fmt: skip
+    assert "ix_students_email_id" not in indexes  # 0006: the unique index serves sort=email
     # MariaDB reports a unique constraint as a unique index.
     assert "uq_students_email" in uniques | indexes
     assert await _drift(engine) == []
@@ -83,6 +84,10 @@ async def test_real_database_migrates_from_empty(backend: str) -> None:
 
 
 async def _upgrade_to(engine: AsyncEngine, revision: str) -> None:
+    await _migrate(engine, "upgrade", revision)
+
+
+async def _migrate(engine: AsyncEngine, direction: str, revision: str) -> None:
     from alembic import command
 
     from infrastructure.migrations import alembic_config
@@ -90,7 +95,7 @@ async def _upgrade_to(engine: AsyncEngine, revision: str) -> None:
     def run(connection: sa.Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        getattr(command, direction)(config, revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
@@ -121,3 +126,21 @@ async def test_0004_stores_names_in_one_unicode_spelling(backend: str, tmp_path:
                 await connection.execute(sa.select(students.c.name, students.c.name_folded))
             ).one()
         assert (name, folded) == (composed, fold(composed))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "mariadb"])
+async def test_0006_downgrade_gives_the_email_id_index_back(backend: str, tmp_path: Path) -> None:
+    """Code from before 0006 orders by (email, id) and seeks that index on MariaDB: a downgrade
+    that left it dropped would have every sort=email page sort the table."""
+    async with contextlib.AsyncExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        else:
+            url = (await stack.enter_async_context(throw_away_database(backend))).url
+        engine = create_engine(Settings(database_url=url))
+        stack.push_async_callback(engine.dispose)
+        await upgrade_to_head(engine)
+        await _migrate(engine, "downgrade", "0005")
+        assert "ix_students_email_id" in (await _schema(engine))[1]
+        await _migrate(engine, "upgrade", "0006")
+        assert "ix_students_email_id" not in (await _schema(engine))[1]
