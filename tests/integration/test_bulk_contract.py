@@ -139,6 +139,49 @@ async def test_an_email_a_student_has_is_an_error_and_changes_nothing(uow_factor
     assert await _all(uow_factory) == [existing]
 
 
+async def test_an_email_repeated_batches_apart_is_found_after_the_rows_before_it_were_stored(
+    uow_factory: UowFactory,
+) -> None:
+    # Batches of 1,000 rows: line 2,502 repeats line 12, which an earlier batch stored already.
+    lines = _csv(3000).splitlines(keepends=True)
+    lines[2501] = "Repeat,s10@example.org,CS,7.00\n"
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, "".join(lines))
+    assert rejected.value.errors == (RowError(2502, "email", "is also on line 12"),)
+    assert (rejected.value.total, rejected.value.rows) == (1, 3000)
+    assert await _all(uow_factory) == []
+
+
+async def test_every_clash_is_named_however_far_into_the_file_the_first_one_was(
+    uow_factory: UowFactory,
+) -> None:
+    # The first batch repeats an email, so nothing after it is stored; the third holds one a
+    # student has; the import's own rows of the first batch are no clash with themselves.
+    existing = a_student(email="s2600@example.org")
+    await _store(uow_factory, existing)
+    lines = _csv(3000).splitlines(keepends=True)
+    lines[6] = "Repeat,s1@example.org,CS,7.00\n"  # line 7 repeats line 3
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, "".join(lines))
+    assert rejected.value.errors == (
+        RowError(7, "email", "is also on line 3"),
+        RowError(2602, "email", "is already registered"),
+    )
+    assert rejected.value.total == 2
+    assert await _all(uow_factory) == [existing]
+
+
+async def test_a_student_with_a_later_batch_email_is_named_after_the_earlier_batches_were_stored(
+    uow_factory: UowFactory,
+) -> None:
+    existing = a_student(email="s2999@example.org")
+    await _store(uow_factory, existing)
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, _csv(3000))
+    assert rejected.value.errors == (RowError(3001, "email", "is already registered"),)
+    assert await _all(uow_factory) == [existing]
+
+
 async def test_on_conflict_update_revises_the_students_the_rows_name_and_counts_what_changed(
     uow_factory: UowFactory,
 ) -> None:
