@@ -10,12 +10,25 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from uuid import UUID
 
 _VERSION = 0x7
 _VARIANT = 0b10
-# Random bytes are read from the system this many at a time: one call for 512 ids, not one each.
+# Random bytes are read from the system this many at a time: one call for some 400 ids, not two each.
 _RANDOM_POOL = 4096
+# A forked child would draw the bytes its parent draws too, and make the same ids: each generator
+# forgets its pool in the child (as the random module reseeds itself there).
+_generators: weakref.WeakSet[UuidV7Generator] = weakref.WeakSet()
+
+
+def _forget_pools() -> None:
+    for generator in list(_generators):
+        generator._random, generator._taken = b"", 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 class UuidV7Generator:
@@ -27,6 +40,7 @@ class UuidV7Generator:
         self._counter = 0
         self._random = b""
         self._taken = 0
+        _generators.add(self)
 
     def new_id(self) -> UUID:
         with self._lock:
@@ -34,7 +48,7 @@ class UuidV7Generator:
             if now_ms > self._last_ms:
                 self._last_ms = now_ms
                 # Start the 12-bit counter at a random point in its lower half so there is room to count.
-                self._counter = int.from_bytes(os.urandom(2), "big") & 0x7FF
+                self._counter = self._random_bytes(2) & 0x7FF
             else:
                 # Clock stalled or stepped back: keep ordering by counting on the last timestamp.
                 self._counter += 1
@@ -42,14 +56,18 @@ class UuidV7Generator:
                     self._last_ms += 1
                     self._counter = 0
             ms, counter = self._last_ms, self._counter
-            if self._taken == len(self._random):
-                self._random, self._taken = os.urandom(_RANDOM_POOL), 0
-            start = self._taken
-            self._taken += 8
-            rand_b = int.from_bytes(self._random[start : start + 8], "big") & ((1 << 62) - 1)
+            rand_b = self._random_bytes(8) & ((1 << 62) - 1)
         value = (ms & ((1 << 48) - 1)) << 80
         value |= _VERSION << 76
         value |= counter << 64
         value |= _VARIANT << 62
         value |= rand_b
         return UUID(int=value)
+
+    def _random_bytes(self, size: int) -> int:
+        """``size`` bytes from the system's random source, as an integer; under the lock."""
+        if self._taken + size > len(self._random):
+            self._random, self._taken = os.urandom(_RANDOM_POOL), 0
+        start = self._taken
+        self._taken = start + size
+        return int.from_bytes(self._random[start : start + size], "big")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
@@ -182,3 +183,19 @@ def test_uuid7_ids_are_version_7_and_time_ordered() -> None:
     assert all(i.version == 7 for i in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_child_makes_ids_of_its_own() -> None:
+    generator = UuidV7Generator()
+    generator.new_id()  # the pool of random bytes is filled before the fork
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only writes its id and leaves
+        os.write(write, generator.new_id().bytes)
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 16)
+    os.close(read)
+    ours = generator.new_id().bytes
+    assert theirs[8:] != ours[8:]  # the random part, which the same pool would make the same
