@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -190,27 +190,33 @@ class SqlAlchemyStudentImport(StudentImport):
             await self._drop()  # one an earlier import on this connection could not drop
         await self._session.execute(_CREATE[self._revising])
         self._created = True
-        async for batch in _read_ahead(batches):
-            if self._session.dialect_name == "postgresql":
-                await self._session.copy_records(
-                    _ROWS.name, _STAGED_COLUMNS, [_staged_values(row) for row in batch]
-                )
-            else:
-                for start in range(0, len(batch), _INSERT_BATCH):
-                    chunk = batch[start : start + _INSERT_BATCH]
-                    values = [dict(zip(_STAGED_COLUMNS, _staged_values(row), strict=True)) for row in chunk]
-                    await self._session.execute(_INSERT_STAGED, values)
-            if self._revising:
-                self._registered += await self._register(_REGISTER_BATCH, batch)
-            elif self._all_stored:
-                # A repeat inside the batch would hit the unique index: the import would fail
-                # whole, with no line to name. So it stops storing, and clashes() looks.
-                if len({row.student.email for row in batch}) < len(batch):
-                    self._all_stored = False
-                    continue
-                stored = await self._register(_STORE_BATCH, batch)
-                self._registered += stored
-                self._all_stored = stored == len(batch)
+        # Closed as the loop ends, however it ends: the reader task stops then, not at some later
+        # garbage collection (which, past the event loop's end, reports it as destroyed pending).
+        async with contextlib.aclosing(_read_ahead(batches)) as ahead:
+            async for batch in ahead:
+                await self._stage_batch(batch)
+
+    async def _stage_batch(self, batch: Sequence[StagedStudent]) -> None:
+        if self._session.dialect_name == "postgresql":
+            await self._session.copy_records(
+                _ROWS.name, _STAGED_COLUMNS, [_staged_values(row) for row in batch]
+            )
+        else:
+            for start in range(0, len(batch), _INSERT_BATCH):
+                chunk = batch[start : start + _INSERT_BATCH]
+                values = [dict(zip(_STAGED_COLUMNS, _staged_values(row), strict=True)) for row in chunk]
+                await self._session.execute(_INSERT_STAGED, values)
+        if self._revising:
+            self._registered += await self._register(_REGISTER_BATCH, batch)
+        elif self._all_stored:
+            # A repeat inside the batch would hit the unique index: the import would fail
+            # whole, with no line to name. So it stops storing, and clashes() looks.
+            if len({row.student.email for row in batch}) < len(batch):
+                self._all_stored = False
+                return
+            stored = await self._register(_STORE_BATCH, batch)
+            self._registered += stored
+            self._all_stored = stored == len(batch)
 
     async def _register(self, statement: sa.Insert, batch: Sequence[StagedStudent]) -> int:
         registered_at = batch[0].student.created_at
@@ -306,7 +312,7 @@ class SqlAlchemyStudentImport(StudentImport):
 
 async def _read_ahead(
     batches: AsyncIterable[Sequence[StagedStudent]],
-) -> AsyncIterator[Sequence[StagedStudent]]:
+) -> AsyncGenerator[Sequence[StagedStudent], None]:
     """``batches``, read and checked by a task of its own up to _AHEAD batches ahead: while one
     batch is being stored, this process reads the next. Its errors come out here, in order."""
     queue: asyncio.Queue[Sequence[StagedStudent] | BaseException | None] = asyncio.Queue(_AHEAD)
@@ -315,7 +321,8 @@ async def _read_ahead(
         try:
             async for batch in batches:
                 await queue.put(batch)
-        except BaseException as exc:
+        except Exception as exc:
+            # Handed on in its turn; should the consumer be gone, the cancel ends this wait.
             await queue.put(exc)
             return
         await queue.put(None)
