@@ -37,6 +37,18 @@ class Overloaded(ApplicationError):
         super().__init__("the service is at capacity; retry shortly")
 
 
+class WritesCollided(Overloaded):
+    """The database undid this unit of work because its writes and another's waited on each
+    other (a deadlock) or could not both stand (a serialization failure): nothing of it was
+    kept, and running it again may well succeed. Still a 503 to a client, as Overloaded is;
+    a use-case may know better what such a collision means (ImportStudents: ImportConflict)."""
+
+    def __init__(self) -> None:
+        ApplicationError.__init__(
+            self, "another request's writes crossed this one's and nothing of it was kept; retry shortly"
+        )
+
+
 class PreconditionRequired(ApplicationError):
     """A write by a client must name the version it last read (or ``*``), and this one names none."""
 

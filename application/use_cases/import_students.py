@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from application.errors import ApplicationError, IdempotencyKeyInFlight, IdempotencyKeyReused
+from application.errors import ApplicationError, IdempotencyKeyInFlight, IdempotencyKeyReused, WritesCollided
 from application.idempotency import IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, fingerprint
 from application.ports import Clock, EmailClash, IdGenerator, StagedStudent, StudentImport, UnitOfWork
 from domain.errors import EmailAlreadyRegistered, FieldError, InvalidStudentData
@@ -202,7 +202,7 @@ class ImportStudents:
             return await self._replay(command, checked, earlier)
         try:
             return await self._import(command, checked, now, key, earlier)
-        except (EmailAlreadyRegistered, IdempotencyKeyInFlight, ImportRejected) as exc:
+        except (EmailAlreadyRegistered, IdempotencyKeyInFlight, ImportRejected, WritesCollided) as exc:
             if key is not None and checked.complete:
                 # The same import, sent twice at once, may have committed first (its emails are
                 # then taken, or its key): the answer is that import's.

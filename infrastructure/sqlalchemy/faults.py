@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
 
-from application.errors import Overloaded, StoreNotMigrated, StoreUnavailable
+from application.errors import Overloaded, StoreNotMigrated, StoreUnavailable, WritesCollided
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,14 @@ READ_ONLY = "the database accepts no changes now (a standby, or read-only); retr
 
 # PostgreSQL SQLSTATEs (and classes, by their first two characters).
 _PG_NOT_MIGRATED = frozenset({"42P01"})  # undefined_table
-_PG_BUSY_CLASSES = frozenset({"40"})  # transaction rollback: deadlock, serialization failure
+_PG_COLLIDED_CLASSES = frozenset({"40"})  # transaction rollback: deadlock, serialization failure
 _PG_BUSY = frozenset({"55P03"})  # lock_not_available: lock_timeout ran out
 _PG_READ_ONLY = frozenset({"25006"})  # read_only_sql_transaction: a standby, or read-only mode
 _PG_OUTAGE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
 # MySQL/MariaDB error numbers.
 _MYSQL_NOT_MIGRATED = frozenset({1146})  # table doesn't exist
-_MYSQL_BUSY = frozenset({1205, 1213})  # lock wait timeout, deadlock
+_MYSQL_BUSY = frozenset({1205})  # lock wait timeout
+_MYSQL_COLLIDED = frozenset({1213})  # deadlock
 _MYSQL_READ_ONLY = frozenset({1290, 1792, 1836})  # --read-only, a read-only transaction or mode
 _MYSQL_INTERRUPTED = frozenset({1317, 1969, 3024})  # KILL QUERY; statement time limits
 # Too many connections (1040, 1203, 1226 per user), shutting down, killed, can't connect, lost,
@@ -101,6 +102,8 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
     if code is not None:
         if code in _MYSQL_NOT_MIGRATED:
             return StoreNotMigrated(reason=reason)
+        if code in _MYSQL_COLLIDED:
+            return WritesCollided()
         if code in _MYSQL_BUSY:
             return Overloaded()
         if code in _MYSQL_READ_ONLY:
@@ -114,7 +117,9 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
     if state is not None:
         if state in _PG_NOT_MIGRATED:
             return StoreNotMigrated(reason=reason)
-        if state[:2] in _PG_BUSY_CLASSES or state in _PG_BUSY:
+        if state[:2] in _PG_COLLIDED_CLASSES:
+            return WritesCollided()
+        if state in _PG_BUSY:
             return Overloaded()
         if state in _PG_READ_ONLY:
             return StoreUnavailable(READ_ONLY, reason=reason)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-from application.errors import Overloaded, StoreNotMigrated, StoreUnavailable
+from application.errors import Overloaded, StoreNotMigrated, StoreUnavailable, WritesCollided
 from infrastructure.sqlalchemy import faults
 
 
@@ -35,9 +35,9 @@ def wrapped(kind: type[DBAPIError], orig: Exception, *, invalidated: bool = Fals
         (wrapped(OperationalError, PgError("too many", "53300")), StoreUnavailable, faults.LOST),
         (wrapped(OperationalError, PgError("admin shutdown", "57P01")), StoreUnavailable, faults.LOST),
         (wrapped(OperationalError, PgError("canceled", "57014")), StoreUnavailable, faults.NO_ANSWER),
-        (wrapped(OperationalError, PgError("deadlock", "40P01")), Overloaded, None),
+        (wrapped(OperationalError, PgError("deadlock", "40P01")), WritesCollided, None),
         (wrapped(ProgrammingError, MySqlError(1146, "no table")), StoreNotMigrated, None),
-        (wrapped(OperationalError, MySqlError(1213, "deadlock")), Overloaded, None),
+        (wrapped(OperationalError, MySqlError(1213, "deadlock")), WritesCollided, None),
         (wrapped(OperationalError, MySqlError(1040, "too many connections")), StoreUnavailable, faults.LOST),
         (wrapped(OperationalError, Exception("no such table: students")), StoreNotMigrated, None),
         (wrapped(OperationalError, Exception("database is locked")), Overloaded, None),
