@@ -117,6 +117,21 @@ _STORE_BATCH = sa.insert(students).from_select(
         _ROWS.c.line.between(sa.bindparam("first_line"), sa.bindparam("last_line")), _not_stored
     ).order_by(_ROWS.c.line),
 )
+# MariaDB/MySQL: INSERT ... SELECT reads its source under shared next-key locks, so the NOT
+# EXISTS over students locked the gaps around every email it looked for, and two imports of
+# different emails deadlocked whenever theirs interleaved. INSERT IGNORE leaves a row whose email
+# is taken out without reading students at all (the rows are checked: IGNORE's other leniencies,
+# such as truncating a value too long, cannot come into play).
+_STORE_BATCH_MYSQL = (
+    sa.insert(students)
+    .prefix_with("IGNORE")
+    .from_select(
+        _STORED_COLUMNS,
+        _AS_STUDENTS.where(
+            _ROWS.c.line.between(sa.bindparam("first_line"), sa.bindparam("last_line"))
+        ).order_by(_ROWS.c.line),
+    )
+)
 # Batches read and checked ahead of the one being stored.
 _AHEAD = 2
 
@@ -214,7 +229,7 @@ class SqlAlchemyStudentImport(StudentImport):
             if len({row.student.email for row in batch}) < len(batch):
                 self._all_stored = False
                 return
-            stored = await self._register(_STORE_BATCH, batch)
+            stored = await self._register(_STORE_BATCH_MYSQL if self._mysql else _STORE_BATCH, batch)
             self._registered += stored
             self._all_stored = stored == len(batch)
 

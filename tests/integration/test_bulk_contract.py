@@ -347,3 +347,48 @@ async def test_an_email_registered_while_the_import_runs_leaves_one_writer_stand
     else:
         assert rival_refused
         assert len(await _all(uow_factory)) == 100
+
+
+# SQLite lets one writer in at a time (the other waits for the whole import), and the in-memory
+# store has no transactions to cross: two writers at once are a database server's matter.
+_SERVERS = pytest.mark.parametrize("backend", ["postgres", "mariadb"])
+
+
+async def _slow_rows(emails: list[str], pause: float) -> AsyncIterator[ImportRow]:
+    """One row per email, ``pause`` seconds apart: with batches of one, each is stored in turn."""
+    for line, email in enumerate(emails, start=2):
+        yield ImportRow(line, f"Student {line}", email, "CS", "3.00")
+        await asyncio.sleep(pause)
+
+
+async def _import_slowly(uow_factory: UowFactory, emails: list[str]) -> ImportSummary:
+    use_case = ImportStudents(uow_factory(), FixedClock(), UuidV7Generator(), batch_size=1)
+    return await use_case.execute(ImportStudentsCommand(_slow_rows(emails, 0.3)))
+
+
+@_SERVERS
+async def test_two_imports_of_one_email_in_opposite_orders_leave_one_standing(
+    uow_factory: UowFactory,
+) -> None:
+    # Each stores its first email, then waits for the other's: a deadlock, which the database
+    # breaks by undoing one of them. That one is told another writer got there (409 over HTTP).
+    outcomes = await asyncio.gather(
+        _import_slowly(uow_factory, ["x@example.org", "y@example.org"]),
+        _import_slowly(uow_factory, ["y@example.org", "x@example.org"]),
+        return_exceptions=True,
+    )
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["ImportConflict", "ImportSummary"]
+    assert sorted(s.email for s in await _all(uow_factory)) == ["x@example.org", "y@example.org"]
+
+
+@_SERVERS
+async def test_two_imports_of_different_emails_at_once_both_import(uow_factory: UowFactory) -> None:
+    # Their emails interleave in the unique index, where MariaDB's locks on the gaps between
+    # keys made one of two such imports a deadlock victim.
+    outcomes = await asyncio.gather(
+        _import_slowly(uow_factory, ["a1@example.org", "a3@example.org", "a5@example.org"]),
+        _import_slowly(uow_factory, ["a2@example.org", "a4@example.org", "a6@example.org"]),
+        return_exceptions=True,
+    )
+    assert [type(outcome).__name__ for outcome in outcomes] == ["ImportSummary", "ImportSummary"], outcomes
+    assert len(await _all(uow_factory)) == 6
