@@ -37,7 +37,7 @@ async def _batches(count: int) -> AsyncIterator[list[StagedStudent]]:
 
 
 async def test_a_store_that_fails_leaves_no_reader_task_behind() -> None:
-    staged = importing.SqlAlchemyStudentImport(_Refusing(), [])  # type: ignore[arg-type]
+    staged = importing.SqlAlchemyStudentImport(_Refusing(), [])
     with pytest.raises(EmailAlreadyRegistered):
         await staged.stage(_batches(50))  # the reader has filled its queue by then
     others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
