@@ -31,7 +31,8 @@ READ_ONLY = "the database accepts no changes now (a standby, or read-only); retr
 
 # PostgreSQL SQLSTATEs (and classes, by their first two characters).
 _PG_NOT_MIGRATED = frozenset({"42P01"})  # undefined_table
-_PG_COLLIDED_CLASSES = frozenset({"40"})  # transaction rollback: deadlock, serialization failure
+_PG_COLLIDED = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_PG_BUSY_CLASSES = frozenset({"40"})  # the rest of transaction rollback
 _PG_BUSY = frozenset({"55P03"})  # lock_not_available: lock_timeout ran out
 _PG_READ_ONLY = frozenset({"25006"})  # read_only_sql_transaction: a standby, or read-only mode
 _PG_OUTAGE_CLASSES = frozenset({"08", "53", "57"})  # connection, resources, operator intervention
@@ -117,9 +118,9 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
     if state is not None:
         if state in _PG_NOT_MIGRATED:
             return StoreNotMigrated(reason=reason)
-        if state[:2] in _PG_COLLIDED_CLASSES:
+        if state in _PG_COLLIDED:
             return WritesCollided()
-        if state in _PG_BUSY:
+        if state[:2] in _PG_BUSY_CLASSES or state in _PG_BUSY:
             return Overloaded()
         if state in _PG_READ_ONLY:
             return StoreUnavailable(READ_ONLY, reason=reason)
