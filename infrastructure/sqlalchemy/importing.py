@@ -15,7 +15,8 @@ row the students table already had the email of), it stores no more and only sta
 looks for the clashes in SQL: repeated emails by a window over the staged rows, taken ones by a
 join on the unique email index that leaves out the students the import stored itself. An import
 that revises keeps the staged rows keyed by (email, line): a batch stores the rows whose email
-no student has nor an earlier line, the same checks run at the end, and then the revisions, one
+no student has nor an earlier line; at the end only repeats are looked for (a taken email is a
+revision, not a clash), and then come the revisions, one
 UPDATE per row at the version read (the rows are locked first), and the rows still to store (their
 email was taken and is free again) by one ``INSERT ... SELECT``.
 
@@ -49,6 +50,8 @@ from infrastructure.sqlalchemy.tables import (
     students,
 )
 
+# Both staging tables have these columns; only CREATE tells them apart (_CREATE below), so every
+# other statement is written once, against this one.
 _ROWS = student_import_rows
 _STAGED_COLUMNS = tuple(column.name for column in _ROWS.columns)
 _STUDENT_COLUMNS = columns_of(Student, students)
@@ -109,8 +112,10 @@ _REGISTER_BATCH = sa.insert(students).from_select(
         ~sa.exists().where(_earlier_line.c.email == _ROWS.c.email, _earlier_line.c.line < _ROWS.c.line),
     ).order_by(_ROWS.c.line),
 )
-# The same for an import that only registers: a row whose email is taken, by a stored student or
-# by an earlier line, is left out, which is how the import learns that a clash is there at all.
+# The same for an import that only registers: a row whose email a student has is left out, which
+# is how the import learns that a clash is there at all. The earlier lines need no look here: an
+# earlier batch's rows are students by now, and a repeat inside this batch is caught before it is
+# sent (_stage_batch).
 _STORE_BATCH = sa.insert(students).from_select(
     _STORED_COLUMNS,
     _AS_STUDENTS.where(
@@ -193,7 +198,10 @@ class SqlAlchemyStudentImport(StudentImport):
         self._mysql = session.dialect_name in _MYSQL
         self._revising = revising
         self._created = False
+        self._staged = 0
         self._registered = 0
+        # Staged rows whose stored student _stored_matches locked: revised or left unchanged.
+        self._matched = 0
         # Without revisions: every staged row so far is stored too, so nothing clashed yet.
         self._all_stored = not revising
 
@@ -212,6 +220,7 @@ class SqlAlchemyStudentImport(StudentImport):
                 await self._stage_batch(batch)
 
     async def _stage_batch(self, batch: Sequence[StagedStudent]) -> None:
+        self._staged += len(batch)
         if self._session.dialect_name == "postgresql":
             await self._session.copy_records(
                 _ROWS.name, _STAGED_COLUMNS, [_staged_values(row) for row in batch]
@@ -284,6 +293,7 @@ class SqlAlchemyStudentImport(StudentImport):
                 updated_at=student.updated_at,
             )
             matches.append((StagedStudent(line, row), student))
+        self._matched += len(matches)
         return matches
 
     async def _revise(self, revised: Sequence[tuple[Student, int]]) -> None:
@@ -317,7 +327,13 @@ class SqlAlchemyStudentImport(StudentImport):
         except IntegrityError:
             # Only another writer can have taken an email since clashes() looked.
             raise EmailAlreadyRegistered("") from None
-        return self._registered + max(int(result.rowcount), 0)
+        inserted = max(int(result.rowcount), 0)
+        # No email is staged twice (clashes() found none), and every staged row is stored by
+        # now, or locked with its student, or here. One that is not was left out by the NOT
+        # EXISTS: another writer registered its email, and committed, since clashes() looked.
+        if inserted < self._staged - self._registered - self._matched:
+            raise EmailAlreadyRegistered("")
+        return self._registered + inserted
 
     async def discard(self) -> None:
         if self._created:
