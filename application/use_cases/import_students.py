@@ -23,7 +23,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar, Protocol
 
 from application.errors import ApplicationError, IdempotencyKeyInFlight, IdempotencyKeyReused, WritesCollided
 from application.idempotency import IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, fingerprint
@@ -87,14 +87,18 @@ class UnreadableFile(ApplicationError):
 
 
 class ImportConflict(ApplicationError):
-    """Another writer registered one of the file's emails while the import ran (or took the
-    import's Idempotency-Key first): nothing was imported; run it again."""
+    """Another writer crossed the import while it ran, and nothing was imported: it registered one
+    of the file's emails (or took the import's Idempotency-Key) first, or its writes and the
+    import's waited on each other until the database undid the import's (WritesCollided). Run
+    it again: the first kind then shows as a row error, the second usually goes through."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "another writer registered one of the file's emails while this import ran; "
-            "nothing was imported; run it again to see which"
-        )
+    TAKEN = "another writer registered one of the file's emails while this import ran"
+    CROSSED = "another import's writes crossed this one's and the database undid this one"
+
+    def __init__(self, cause: str = TAKEN) -> None:
+        self.cause = cause
+        advice = "run it again to see which" if cause == self.TAKEN else "run it again"
+        super().__init__(f"{cause}; nothing was imported; {advice}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,14 @@ class ImportStudentsCommand:
     idempotency_key: IdempotencyKey | None = None
 
 
+class _Digest(Protocol):
+    """A running hash, as hashlib's are."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 @dataclass
 class _Checked:
     """The rows read so far: how many, and the first errors by line (a bounded heap)."""
@@ -130,7 +142,7 @@ class _Checked:
     limit: int
     # What the rows say, for an idempotency key: the same file, the same digest. Kept only when
     # the import has a key (it costs more per row than all the rest of the reading).
-    digest: Any = None
+    digest: _Digest | None = None
     rows: int = 0
     total_errors: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -156,6 +168,8 @@ _SUMMARY_COUNTS = ("rows", "created", "updated", "unchanged")
 
 
 def _fingerprint(command: ImportStudentsCommand, checked: _Checked) -> str:
+    if checked.digest is None:
+        raise AssertionError("an import without a key has no digest to compare")
     return fingerprint("import", command.on_conflict.value, checked.digest.hexdigest())
 
 
@@ -212,7 +226,8 @@ class ImportStudents:
                     return await self._replay(command, checked, first, read=False)
             if isinstance(exc, ImportRejected):
                 raise
-            raise ImportConflict() from None
+            collided = isinstance(exc, WritesCollided)
+            raise ImportConflict(ImportConflict.CROSSED if collided else ImportConflict.TAKEN) from None
 
     async def _import(
         self,

@@ -80,7 +80,7 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
     _P(406, "not-acceptable", "An Accept the export cannot meet", "an export is text/csv or application/x-ndjson; ask for one in Accept", EXPORT),
     _P(409, "email-already-registered", "The email is taken", "a student with this email is already registered", JSON_BODY),
     _P(409, "idempotency-key-in-flight", "The same key's first request still runs", "a request with this Idempotency-Key is still in progress; retry shortly", IDEMPOTENCY_KEY),
-    _P(409, "import-conflict", "Another writer took an email mid-import", "another writer registered one of the file's emails while this import ran; nothing was imported; run it again to see which", IMPORT),
+    _P(409, "import-conflict", "Another writer crossed the import", "another writer registered one of the file's emails while this import ran; nothing was imported; run it again to see which", IMPORT),
     _P(412, "stale-version", "If-Match names a version that is no longer current", f"student {EXAMPLE_ID} has changed since the version named in the precondition", IF_MATCH),
     _P(413, "content-too-large", "A body over the limit", "the request body is larger than the 1048576 bytes this service accepts"),
     _P(414, "uri-too-long", "A path or query longer than any this service has", "the request's path or query is longer than this service accepts (2048 and 4096 bytes)", instance="/"),
