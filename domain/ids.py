@@ -18,13 +18,15 @@ _VARIANT = 0b10
 # Random bytes are read from the system this many at a time: one call for some 400 ids, not two each.
 _RANDOM_POOL = 4096
 # A forked child would draw the bytes its parent draws too, and make the same ids: each generator
-# forgets its pool in the child (as the random module reseeds itself there).
+# forgets its pool in the child (as the random module reseeds itself there), and gets a new lock.
 _generators: weakref.WeakSet[UuidV7Generator] = weakref.WeakSet()
 
 
 def _forget_pools() -> None:
     for generator in list(_generators):
         generator._random, generator._taken = b"", 0
+        # A lock another thread of the parent held at the fork would stay held in the child.
+        generator._lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -82,7 +82,8 @@ def normalise_department(value: object) -> str:
 # A school has a few dozen departments and a few hundred CGPAs, and a bulk import checks the same
 # few again on every row: each text is judged once. Only short text is remembered (it hashes and
 # compares as itself, where Decimal("1.0") would be the same key as 1 and True), and only what
-# passed, so that neither what a client sends nor its mistakes can fill the memory.
+# passed (an exception is never cached); each cache holds at most its maxsize texts, dropping
+# the least recently used, so that neither what a client sends nor its mistakes fill the memory.
 _REMEMBERED_LENGTH = 16
 
 
