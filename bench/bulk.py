@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.config import PG_HOST, PG_PORT, PG_USER, ROOT
@@ -72,17 +73,26 @@ def _with_bad_row(source: Path, directory: Path) -> Path:
     return bad
 
 
-def _run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
-    """Wall seconds, peak memory (KiB), exit status and standard error of one process; its CPU
-    seconds (user and system) are kept in _cpu for the report's line."""
+@dataclass(frozen=True)
+class _Run:
+    """One process, as it ran: wall and CPU (user and system) seconds, peak memory, how it ended."""
+
+    seconds: float
+    cpu: float
+    kib: int
+    status: int
+    err: str
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> _Run:
     started = time.monotonic()
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     err = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
-    _cpu[0] = usage.ru_utime + usage.ru_stime
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return time.monotonic() - started, usage.ru_maxrss, process.returncode, err
+    seconds = time.monotonic() - started
+    cpu = usage.ru_utime + usage.ru_stime
+    return _Run(seconds, cpu, usage.ru_maxrss, os.waitstatus_to_exitcode(status), err)
 
 
 def _psql(database: str, *commands: str) -> None:
@@ -146,14 +156,10 @@ def _count(backend: str, name: str, directory: Path) -> int:
     return int(subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip())
 
 
-_cpu = [0.0]
-
-
-def _line(what: str, rows: int, seconds: float, kib: int | None = None, note: str = "") -> str:
-    """A row of the report for the process _run ran last."""
-    memory = f"{kib / 1024:.0f}" if kib is not None else "-"
-    cpu = f"{_cpu[0]:.1f}"
-    return f"| {what} | {rows:,} | {seconds:.1f} | {rows / seconds:,.0f} | {cpu} | {memory} | {note} |"
+def _line(what: str, rows: int, run: _Run, note: str = "") -> str:
+    """A row of the report."""
+    figures = f"{run.seconds:.1f} | {rows / run.seconds:,.0f} | {run.cpu:.1f} | {run.kib / 1024:.0f}"
+    return f"| {what} | {rows:,} | {figures} | {note} |"
 
 
 def main() -> int:
@@ -178,18 +184,18 @@ def main() -> int:
         failed = f"{database}_failed"
         env = _fresh("postgresql", failed, directory)
         bad = _with_bad_row(source, directory)
-        seconds, kib, status, _ = _run([STUDENTS, "import", str(bad)], env)
+        run = _run([STUDENTS, "import", str(bad)], env)
         after = _count("postgresql", failed, directory)
-        note = f"status {status}; rows after {after:,} (before 0)"
-        bad_line = _line(f"PostgreSQL: import, bad row at line {BAD_LINE:,}", ROWS, seconds, kib, note)
+        note = f"status {run.status}; rows after {after:,} (before 0)"
+        bad_line = _line(f"PostgreSQL: import, bad row at line {BAD_LINE:,}", ROWS, run, note)
         _psql("postgres", f"DROP DATABASE IF EXISTS {failed}", "CHECKPOINT")
 
         env = _fresh("postgresql", database, directory)
-        seconds, kib, status, err = _run([STUDENTS, "import", str(source)], env)
-        if status != 0:
-            raise SystemExit(f"bench: the import failed: {err[-500:]}")
-        lines += [_line("PostgreSQL: `students import`", ROWS, seconds, kib), bad_line]
-        service = seconds
+        run = _run([STUDENTS, "import", str(source)], env)
+        if run.status != 0:
+            raise SystemExit(f"bench: the import failed: {run.err[-500:]}")
+        lines += [_line("PostgreSQL: `students import`", ROWS, run), bad_line]
+        service = run.seconds
         _psql(
             database,
             "CREATE TABLE bare (name varchar(100) NOT NULL, email varchar(254) NOT NULL, "
@@ -200,40 +206,37 @@ def main() -> int:
         )
         _psql("postgres", "CHECKPOINT")
         pg = ["psql", "-h", PG_HOST, "-U", PG_USER, "-d", database, "-qX", "-c"]
-        seconds, kib, _, _ = _run([*pg, f"\\copy bare FROM '{source}' CSV HEADER"])
-        lines.append(_line("PostgreSQL: `psql \\copy`, bare table + unique email", ROWS, seconds, kib))
-        floor = seconds
-        seconds, kib, _, _ = _run([*pg, f"\\copy shaped FROM '{full}' CSV"])
-        lines.append(
-            _line("PostgreSQL: `psql \\copy`, every column, the students table's indexes", ROWS, seconds, kib)
-        )
-        schema = seconds
+        run = _run([*pg, f"\\copy bare FROM '{source}' CSV HEADER"])
+        lines.append(_line("PostgreSQL: `psql \\copy`, bare table + unique email", ROWS, run))
+        floor = run.seconds
+        run = _run([*pg, f"\\copy shaped FROM '{full}' CSV"])
+        what = "PostgreSQL: `psql \\copy`, every column, the students table's indexes"
+        lines.append(_line(what, ROWS, run))
+        schema = run.seconds
         later = _built_later(database)
         _psql("postgres", "CHECKPOINT")
-        seconds, kib, _, _ = _run([*pg, f"\\copy shaped_later FROM '{full}' CSV", *later])
-        lines.append(
-            _line("PostgreSQL: `psql \\copy`, the same, indexes not unique built after", ROWS, seconds, kib)
-        )
-        rebuilt = seconds
+        run = _run([*pg, f"\\copy shaped_later FROM '{full}' CSV", *later])
+        lines.append(_line("PostgreSQL: `psql \\copy`, the same, indexes not unique built after", ROWS, run))
+        rebuilt = run.seconds
 
         before = _count("postgresql", database, directory)
-        seconds, kib, status, _ = _run([STUDENTS, "import", "--on-conflict", "update", str(bad)], env)
+        run = _run([STUDENTS, "import", "--on-conflict", "update", str(bad)], env)
         after = _count("postgresql", database, directory)
-        note = f"status {status}; rows before {before:,}, after {after:,}"
+        note = f"status {run.status}; rows before {before:,}, after {after:,}"
         what = f"PostgreSQL: import `--on-conflict update`, bad row at line {BAD_LINE:,}"
-        lines.append(_line(what, ROWS, seconds, kib, note))
+        lines.append(_line(what, ROWS, run, note))
         target = directory / "export.csv"
-        seconds, kib, _, _ = _run([STUDENTS, "export", str(target)], env)
-        lines.append(_line("PostgreSQL: `students export`", ROWS, seconds, kib))
+        run = _run([STUDENTS, "export", str(target)], env)
+        lines.append(_line("PostgreSQL: `students export`", ROWS, run))
         _psql("postgres", f"DROP DATABASE IF EXISTS {database}")
 
         other, _ = _write_files(directory, OTHER_ROWS)
         for backend in ("sqlite", "mariadb"):
             env = _fresh(backend, database, directory)
-            seconds, kib, status, err = _run([STUDENTS, "import", str(other)], env)
-            lines.append(_line(f"{backend}: `students import`", OTHER_ROWS, seconds, kib, f"status {status}"))
-            seconds, kib, _, _ = _run([STUDENTS, "export", str(target)], env)
-            lines.append(_line(f"{backend}: `students export`", OTHER_ROWS, seconds, kib))
+            run = _run([STUDENTS, "import", str(other)], env)
+            lines.append(_line(f"{backend}: `students import`", OTHER_ROWS, run, f"status {run.status}"))
+            run = _run([STUDENTS, "export", str(target)], env)
+            lines.append(_line(f"{backend}: `students export`", OTHER_ROWS, run))
         subprocess.run(
             ["mariadb", "-h", "127.0.0.1", "-u", "root", "-e", f"DROP DATABASE IF EXISTS {database}"]
         )
