@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -39,6 +40,14 @@ _SUFFIXES = {".csv": CSV, ".ndjson": NDJSON, ".jsonl": NDJSON}
 
 class BadFile(Exception):
     """The file named cannot be opened or its format guessed; the message is the one line shown."""
+
+
+class _Stopped(Exception):
+    """A stop signal came while the file was being read: the import ends there, as on a bad file."""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        super().__init__(sig.name)
+        self.signal = sig
 
 
 def format_of(path: str, given: str | None) -> str:
@@ -125,9 +134,13 @@ def _opened(path: str) -> Iterator[tuple[IO[bytes], int | None]]:
         yield file, size
 
 
-async def _rows(file: IO[bytes], format: str, progress: _Progress) -> AsyncIterator[ImportRow]:
+async def _rows(
+    file: IO[bytes], format: str, progress: _Progress, stop_requested: Callable[[], signal.Signals | None]
+) -> AsyncIterator[ImportRow]:
     reader = reader_for(format)
     while chunk := file.read(_CHUNK):
+        if (sig := stop_requested()) is not None:
+            raise _Stopped(sig)
         rows = reader.feed(chunk)
         progress.advance(len(rows), len(chunk))
         for row in rows:
@@ -155,14 +168,19 @@ async def run_import(
     dry_run: bool,
     out: IO[str],
     err: IO[str],
+    stop_requested: Callable[[], signal.Signals | None] = lambda: None,
 ) -> int:
-    """Import ``path``; 0 when it was imported (or, ``dry_run``, would be), 1 when it was not."""
+    """Import ``path``; 0 when it was imported (or, ``dry_run``, would be), 1 when it was not.
+
+    Once ``stop_requested`` names a signal, the import reads no more and ends, rolled back, with
+    the shell's status for that signal; if the whole file was read by then, it is let finish.
+    """
     chosen = format_of(path, format)
     if chosen not in FORMATS:
         raise BadFile(f"unknown format {chosen!r}; use {' or '.join(FORMATS)}")
     with _opened(path) as (file, size), _Progress(size, err) as progress:
         command = ImportStudentsCommand(
-            rows=_rows(file, chosen, progress),
+            rows=_rows(file, chosen, progress, stop_requested),
             on_conflict=OnConflict(on_conflict),
             dry_run=dry_run,
             on_phase=progress.phase,
@@ -187,6 +205,12 @@ async def run_import(
             # Another writer got there first (or the database was too busy): a retry may do.
             print(f"students: {exc}", file=err)
             return 1
+        except _Stopped as exc:
+            print(
+                f"students: stopped by {exc.signal.name} at row {progress.rows:,}; nothing was imported",
+                file=err,
+            )
+            return 128 + exc.signal
     print(_summary(path, summary, progress.elapsed), file=out)
     return 0
 

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -50,8 +51,22 @@ class CommandFailed(Exception):
         self.status = status
 
 
-def _database_call(settings: Settings, action: str, work: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
-    """Run ``work(engine)`` on a fresh engine; an unreachable database is one line, not a traceback."""
+def _database_call(
+    settings: Settings,
+    action: str,
+    work: Callable[[Any], Coroutine[Any, Any, Any]],
+    *,
+    unfinished: str = "it may not have finished; run it again",
+    stop: _Stop | None = None,
+) -> Any:
+    """Run ``work(engine)`` on a fresh engine; an unreachable database is one line, not a traceback.
+
+    SIGTERM, as Ctrl+C (SIGINT) does, cancels the work, which unwinds as after any failure (the
+    transaction rolled back, a half-written file removed, the connections closed); the one line
+    then says so and what that left (``unfinished``), and the status is the shell's for that
+    signal. Work that stops itself at a safe point (``stop`` graceful) is cancelled only by a
+    second signal.
+    """
     from alembic.util.exc import CommandError
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
@@ -61,10 +76,15 @@ def _database_call(settings: Settings, action: str, work: Callable[[Any], Corout
     from infrastructure.sqlalchemy.engine import create_engine
     from infrastructure.sqlalchemy.faults import reason_of
 
+    stop = stop or _Stop()
+
     async def run() -> Any:
+        stop.listen()
         engine = create_engine(settings)
         try:
-            return await work(engine)
+            result = await work(engine)
+            stop.finished = True  # a signal now would cancel only the closing, and say it had not run
+            return result
         finally:
             await engine.dispose()
 
@@ -72,6 +92,15 @@ def _database_call(settings: Settings, action: str, work: Callable[[Any], Corout
     logging.getLogger(faults.__name__).setLevel(logging.ERROR)
     try:
         return asyncio.run(run())
+    except asyncio.CancelledError:
+        if stop.signal is None:
+            raise
+        raise CommandFailed(
+            f"stopped by {stop.signal.name}; {unfinished}", status=128 + stop.signal
+        ) from None
+    except KeyboardInterrupt:
+        # asyncio.run's own answer to SIGINT, once it has cancelled the work and that has unwound.
+        raise CommandFailed(f"stopped by SIGINT; {unfinished}", status=128 + signal.SIGINT) from None
     except CommandError as exc:
         # Alembic's own words: a revision this release does not know, most often.
         where = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -85,7 +114,47 @@ def _database_call(settings: Settings, action: str, work: Callable[[Any], Corout
         raise CommandFailed(f"cannot {action} {where}: {reason}") from None
 
 
-def _with_container(settings: Settings, action: str, work: Callable[[Any], Coroutine[Any, Any, int]]) -> int:
+class _Stop:
+    """The signals that stop a command: SIGTERM cancels its task, as asyncio.run does on SIGINT.
+
+    A ``graceful`` command (an import) is only told instead, by :meth:`requested`, on SIGTERM or
+    SIGINT, and stops itself where that is safe; a second signal cancels it all the same.
+    """
+
+    def __init__(self, *, graceful: bool = False) -> None:
+        self.graceful = graceful
+        self.signal: signal.Signals | None = None
+        self.finished = False
+        self._task: asyncio.Task[Any] | None = None
+
+    def requested(self) -> signal.Signals | None:
+        return self.signal
+
+    def listen(self) -> None:
+        self._task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT) if self.graceful else (signal.SIGTERM,):
+            # Not on Windows, nor outside the main thread: the signal then does as it always does.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._received, sig)
+
+    def _received(self, sig: signal.Signals) -> None:
+        if self.finished or self._task is None:
+            return
+        first = self.signal is None
+        self.signal = self.signal or sig
+        if not (first and self.graceful):
+            self._task.cancel()
+
+
+def _with_container(
+    settings: Settings,
+    action: str,
+    work: Callable[[Any], Coroutine[Any, Any, int]],
+    *,
+    unfinished: str,
+    stop: _Stop | None = None,
+) -> int:
     """Run ``work(container)`` on the service's own wiring for ``settings``, then close what it
     opened; failures of the database read as in :func:`_database_call`."""
     from dependency_injector import providers
@@ -103,7 +172,7 @@ def _with_container(settings: Settings, action: str, work: Callable[[Any], Corou
             await container.shutdown_resources()  # type: ignore[misc]
 
     try:
-        result: int = _database_call(settings, action, run)
+        result: int = _database_call(settings, action, run, unfinished=unfinished, stop=stop)
     except BadFile as exc:
         raise CommandFailed(str(exc), status=2) from None
     return result
@@ -121,9 +190,14 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             out=sys.stdout,
             err=sys.stderr,
+            stop_requested=stop.requested,
         )
 
-    return _with_container(settings, "import into", work)
+    # Told of the first signal, the import stops reading and rolls back; cancelled by a second, it
+    # may have been committing: the database knows.
+    stop = _Stop(graceful=True)
+    unfinished = "nothing was imported, unless it was being committed (`students export` tells)"
+    return _with_container(settings, "import into", work, unfinished=unfinished, stop=stop)
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
@@ -132,13 +206,14 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     async def work(container: Any) -> int:
         return await run_export(container.export_students, args.file, format=args.format, err=sys.stderr)
 
-    return _with_container(settings, "export from", work)
+    unfinished = "what reached standard output is incomplete" if args.file == "-" else "no file was written"
+    return _with_container(settings, "export from", work, unfinished=unfinished)
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from infrastructure.migrations import upgrade_to_head
 
-    _database_call(settings, "migrate", upgrade_to_head)
+    _database_call(settings, "migrate", upgrade_to_head, unfinished="run `students migrate` again to finish")
     print("database is at the latest revision", file=sys.stderr)
     return 0
 

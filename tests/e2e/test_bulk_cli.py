@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.server import server_environment, students
+from tests.support.server import STUDENTS, server_environment, students
 
 GOOD = (
     "name,email,department,cgpa\nAda Lovelace,ada@example.org,CS,9.5\nGrace Hopper,grace@example.org,MATH,8\n"
@@ -82,3 +87,59 @@ def test_an_export_from_a_database_that_is_not_there_writes_nothing(tmp_path: Pa
     assert result.returncode == 1
     assert result.stdout == ""
     assert "cannot export from" in result.stderr
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert process.poll() is None, f"the command ended before {what}"
+        assert time.monotonic() < deadline, f"no sign of {what} within 60 s"
+        time.sleep(0.01)
+
+
+def _intake(tmp_path: Path, rows: int) -> Path:
+    source = tmp_path / "intake.csv"
+    with source.open("w") as file:
+        file.write("name,email,department,cgpa\n")
+        file.writelines(f"Student {i},s{i}@example.org,CS,{i % 10}.50\n" for i in range(rows))
+    return source
+
+
+def test_sigterm_stops_an_import_with_one_line_and_nothing_imported(tmp_path: Path) -> None:
+    # Found by attack: the process died at once, status 143 and not a word, as an orchestrator
+    # stopping a job sees it. Now it stops reading, rolls back, and says so.
+    env = _environment(tmp_path)
+    source = _intake(tmp_path, 150_000)
+    wal = tmp_path / "students.db-wal"
+    importing = subprocess.Popen(
+        [STUDENTS, "import", str(source)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    # Batches are stored as they come: the first shows in SQLite's write-ahead log.
+    _wait_for(lambda: wal.exists() and wal.stat().st_size > 0, importing, "a stored batch")
+    importing.send_signal(signal.SIGTERM)
+    _, err = importing.communicate(timeout=60)
+    assert importing.returncode == 128 + signal.SIGTERM
+    assert re.fullmatch(
+        r"students: stopped by SIGTERM at row [\d,]+; nothing was imported", err.strip().splitlines()[-1]
+    )
+    assert "Traceback" not in err
+    assert students("export", env=env).stdout.splitlines()[1:] == []
+
+
+def test_sigterm_stops_an_export_with_one_line_and_no_file_left(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    assert students("import", str(_intake(tmp_path, 150_000)), env=env).returncode == 0
+    target = tmp_path / "roll.csv"
+    exporting = subprocess.Popen(
+        [STUDENTS, "export", str(target)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for(
+        lambda: any(p.stat().st_size > 0 for p in tmp_path.glob(".roll.csv.*.partial")),
+        exporting,
+        "a page written",
+    )
+    exporting.send_signal(signal.SIGTERM)
+    _, err = exporting.communicate(timeout=60)
+    assert exporting.returncode == 128 + signal.SIGTERM
+    assert err.strip().splitlines()[-1] == "students: stopped by SIGTERM; no file was written"
+    assert sorted(p.name for p in tmp_path.iterdir() if "roll" in p.name) == []
