@@ -162,12 +162,16 @@ def _with_container(
     from interfaces.bulk_commands import BadFile
     from interfaces.container import Container
 
+    stop = stop or _Stop()
+
     async def run(_engine: Any) -> int:
         container = Container()
         container.settings.override(providers.Object(settings))
         await container.init_resources()  # type: ignore[misc]
         try:
-            return await work(container)
+            result = await work(container)
+            stop.finished = True  # as in _database_call: the closing below is not the work
+            return result
         finally:
             await container.shutdown_resources()  # type: ignore[misc]
 
