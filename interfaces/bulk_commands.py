@@ -9,15 +9,17 @@ standard error, as compilers report, so that an editor can jump to it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from application.errors import Overloaded
 from application.use_cases.import_students import (
@@ -33,6 +35,8 @@ from interfaces.gc_policy import bulk_work
 from interfaces.student_files import CSV, FORMATS, NDJSON, Writer, reader_for
 
 _CHUNK = 1 << 20
+# Chunks read ahead of the one being parsed.
+_CHUNKS_AHEAD = 2
 # Without a terminal, a progress line at most this often.
 _PLAIN_EVERY = 5.0
 _SUFFIXES = {".csv": CSV, ".ndjson": NDJSON, ".jsonl": NDJSON}
@@ -42,12 +46,15 @@ class BadFile(Exception):
     """The file named cannot be opened or its format guessed; the message is the one line shown."""
 
 
-class _Stopped(Exception):
-    """A stop signal came while the file was being read: the import ends there, as on a bad file."""
+class Stopping(Protocol):
+    """How the command that runs an import is stopped (interfaces/cli.py): a stop signal cancels
+    the import, which then rolls back, except while it commits, which a first signal lets end."""
 
-    def __init__(self, sig: signal.Signals) -> None:
-        super().__init__(sig.name)
-        self.signal = sig
+    def hold(self) -> None:
+        """From now on, until the import ends, only a second stop signal cancels it."""
+
+    def stopped_by(self) -> signal.Signals | None:
+        """The signal that cancelled the import, if one did."""
 
 
 def format_of(path: str, given: str | None) -> str:
@@ -63,6 +70,8 @@ class _Progress:
         self._stream = stream
         self._started = self._last = time.monotonic()
         self.rows = 0
+        # What the import does once every row is read (ImportStudentsCommand.on_phase).
+        self.doing = ""
         self._bar: Any = None
         if stream.isatty():
             from rich.console import Console
@@ -107,6 +116,7 @@ class _Progress:
             print(f"read {self.rows:,} rows ({rate:,.0f} rows/s)", file=self._stream, flush=True)
 
     def phase(self, name: str) -> None:
+        self.doing = name
         if self._bar is not None:
             self._bar.update(self._task, description=name)
         else:
@@ -134,13 +144,53 @@ def _opened(path: str) -> Iterator[tuple[IO[bytes], int | None]]:
         yield file, size
 
 
-async def _rows(
-    file: IO[bytes], format: str, progress: _Progress, stop_requested: Callable[[], signal.Signals | None]
-) -> AsyncIterator[ImportRow]:
+async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
+    """The file's bytes, read by a thread of its own: a read that waits (a pipe gone quiet) holds
+    neither the event loop, so a signal still stops the import, nor, the thread being a daemon,
+    the process's exit. ``os.read`` on the descriptor, never the buffered file, whose lock a
+    daemon thread still held would make the interpreter's exit fail."""
+    try:
+        descriptor = file.fileno()
+    except (OSError, ValueError):  # no descriptor (a file-like object): read it here
+        while chunk := file.read(_CHUNK):
+            yield chunk
+        return
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+    room = threading.Semaphore(_CHUNKS_AHEAD)
+    done = threading.Event()
+
+    def read() -> None:
+        while room.acquire() and not done.is_set():
+            try:
+                chunk: bytes | OSError = os.read(descriptor, _CHUNK)
+            except OSError as exc:
+                chunk = exc
+            try:
+                loop.call_soon_threadsafe(arrived.put_nowait, chunk)
+            except RuntimeError:  # the loop is closed: nobody is reading any more
+                return
+            if not chunk or isinstance(chunk, OSError):
+                return
+
+    threading.Thread(target=read, name="import-reader", daemon=True).start()
+    try:
+        while True:
+            item = await arrived.get()
+            room.release()
+            if isinstance(item, OSError):
+                raise BadFile(f"cannot read {file.name}: {item.strerror or item}")
+            if not item:
+                return
+            yield item
+    finally:
+        done.set()
+        room.release()  # a reader waiting for room sees done and ends
+
+
+async def _rows(file: IO[bytes], format: str, progress: _Progress) -> AsyncIterator[ImportRow]:
     reader = reader_for(format)
-    while chunk := file.read(_CHUNK):
-        if (sig := stop_requested()) is not None:
-            raise _Stopped(sig)
+    async for chunk in _chunks(file):
         rows = reader.feed(chunk)
         progress.advance(len(rows), len(chunk))
         for row in rows:
@@ -168,51 +218,65 @@ async def run_import(
     dry_run: bool,
     out: IO[str],
     err: IO[str],
-    stop_requested: Callable[[], signal.Signals | None] = lambda: None,
+    stopping: Stopping | None = None,
 ) -> int:
-    """Import ``path``; 0 when it was imported (or, ``dry_run``, would be), 1 when it was not.
-
-    Once ``stop_requested`` names a signal, the import reads no more and ends, rolled back, with
-    the shell's status for that signal; if the whole file was read by then, it is let finish.
-    """
+    """Import ``path``; 0 when it was imported (or, ``dry_run``, would be), 1 when it was not,
+    and the shell's status for a signal that stopped it (``stopping``), having said which."""
     chosen = format_of(path, format)
     if chosen not in FORMATS:
         raise BadFile(f"unknown format {chosen!r}; use {' or '.join(FORMATS)}")
+    lines: list[str] = []
     with _opened(path) as (file, size), _Progress(size, err) as progress:
+
+        def on_phase(name: str) -> None:
+            progress.phase(name)
+            if name == "committing" and stopping is not None:
+                stopping.hold()  # a COMMIT cut off leaves its outcome unknown: let it answer
+
         command = ImportStudentsCommand(
-            rows=_rows(file, chosen, progress, stop_requested),
+            rows=_rows(file, chosen, progress),
             on_conflict=OnConflict(on_conflict),
             dry_run=dry_run,
-            on_phase=progress.phase,
+            on_phase=on_phase,
         )
+        status = 1
         try:
             with bulk_work():
                 summary = await make_use_case().execute(command)
+            status = 0
         except ImportRejected as exc:
-            for error in exc.errors:
-                print(f"{path}:{error.line}: {error.field}: {error.message}", file=err)
+            lines += [f"{path}:{error.line}: {error.field}: {error.message}" for error in exc.errors]
             if exc.total > len(exc.errors):
-                print(f"... and {exc.total - len(exc.errors):,} more errors", file=err)
-            print(
-                f"students: {exc.total:,} errors in {exc.rows:,} rows of {path}; nothing was imported",
-                file=err,
+                lines.append(f"... and {exc.total - len(exc.errors):,} more errors")
+            lines.append(
+                f"students: {exc.total:,} errors in {exc.rows:,} rows of {path}; nothing was imported"
             )
-            return 1
         except UnreadableFile as exc:
-            print(f"students: {path}:{exc.line}: {exc.reason}; nothing was imported", file=err)
-            return 1
+            lines.append(f"students: {path}:{exc.line}: {exc.reason}; nothing was imported")
         except (ImportConflict, Overloaded) as exc:
             # Another writer got there first (or the database was too busy): a retry may do.
-            print(f"students: {exc}", file=err)
-            return 1
-        except _Stopped as exc:
-            print(
-                f"students: stopped by {exc.signal.name} at row {progress.rows:,}; nothing was imported",
-                file=err,
-            )
-            return 128 + exc.signal
-    print(_summary(path, summary, progress.elapsed), file=out)
-    return 0
+            lines.append(f"students: {exc}")
+        except asyncio.CancelledError:
+            # Cancelled by this command's own stop (the import has rolled back by now): say so.
+            sig = stopping.stopped_by() if stopping is not None else None
+            if sig is None:
+                raise
+            if progress.doing == "committing":
+                outcome = (
+                    "while committing; the import may or may not have been kept (`students export` tells)"
+                )
+            elif progress.doing:
+                outcome = f"while {progress.doing} {progress.rows:,} rows; nothing was imported"
+            else:
+                outcome = f"at row {progress.rows:,}; nothing was imported"
+            lines.append(f"students: stopped by {sig.name} {outcome}")
+            status = 128 + sig
+    # Printed once the progress bar has stopped, which would otherwise draw over them.
+    for line in lines:
+        print(line, file=err)
+    if status == 0:
+        print(_summary(path, summary, progress.elapsed), file=out)
+    return status
 
 
 async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str | None, err: IO[str]) -> int:

@@ -61,11 +61,9 @@ def _database_call(
 ) -> Any:
     """Run ``work(engine)`` on a fresh engine; an unreachable database is one line, not a traceback.
 
-    SIGTERM, as Ctrl+C (SIGINT) does, cancels the work, which unwinds as after any failure (the
-    transaction rolled back, a half-written file removed, the connections closed); the one line
-    then says so and what that left (``unfinished``), and the status is the shell's for that
-    signal. Work that stops itself at a safe point (``stop`` graceful) is cancelled only by a
-    second signal.
+    SIGTERM or SIGINT cancels the work (see :class:`_Stop`); the one line then says so and what
+    that left (``unfinished``), and the status is the shell's for that signal. Work that says
+    itself what a stop left (an import) returns its status instead.
     """
     from alembic.util.exc import CommandError
     from sqlalchemy.engine import make_url
@@ -115,25 +113,27 @@ def _database_call(
 
 
 class _Stop:
-    """The signals that stop a command: SIGTERM cancels its task, as asyncio.run does on SIGINT.
+    """The signals that stop a command while its work runs: SIGTERM and SIGINT (Ctrl+C) cancel
+    it, and it unwinds as after any failure (the transaction rolled back, a half-written file
+    removed, the connections closed). After :meth:`hold` (an import's COMMIT, whose outcome a cut
+    would leave unknown) only a second signal does; the first is let wait for the end."""
 
-    A ``graceful`` command (an import) is only told instead, by :meth:`requested`, on SIGTERM or
-    SIGINT, and stops itself where that is safe; a second signal cancels it all the same.
-    """
-
-    def __init__(self, *, graceful: bool = False) -> None:
-        self.graceful = graceful
+    def __init__(self) -> None:
         self.signal: signal.Signals | None = None
         self.finished = False
+        self._held = False
         self._task: asyncio.Task[Any] | None = None
 
-    def requested(self) -> signal.Signals | None:
+    def hold(self) -> None:
+        self._held = True
+
+    def stopped_by(self) -> signal.Signals | None:
         return self.signal
 
     def listen(self) -> None:
         self._task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT) if self.graceful else (signal.SIGTERM,):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             # Not on Windows, nor outside the main thread: the signal then does as it always does.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._received, sig)
@@ -143,7 +143,7 @@ class _Stop:
             return
         first = self.signal is None
         self.signal = self.signal or sig
-        if not (first and self.graceful):
+        if not (first and self._held):
             self._task.cancel()
 
 
@@ -194,14 +194,11 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             out=sys.stdout,
             err=sys.stderr,
-            stop_requested=stop.requested,
+            stopping=stop,
         )
 
-    # Told of the first signal, the import stops reading and rolls back; cancelled by a second, it
-    # may have been committing: the database knows.
-    stop = _Stop(graceful=True)
-    unfinished = "nothing was imported, unless it was being committed (`students export` tells)"
-    return _with_container(settings, "import into", work, unfinished=unfinished, stop=stop)
+    stop = _Stop()
+    return _with_container(settings, "import into", work, unfinished="nothing was imported", stop=stop)
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:

@@ -121,7 +121,7 @@ class ImportStudentsCommand:
     rows: AsyncIterable[ImportRow]
     on_conflict: OnConflict = OnConflict.ERROR
     dry_run: bool = False
-    # Told what the import is doing once the rows are read: "checking", "storing".
+    # Told what the import is doing once the rows are read: "checking", "storing", "committing".
     on_phase: Callable[[str], None] | None = None
     # Makes a retried import answer with the first one's summary instead of running again.
     idempotency_key: IdempotencyKey | None = None
@@ -263,6 +263,7 @@ class ImportStudents:
             if not command.dry_run:
                 if key is not None:
                     await self._remember(uow, key, _fingerprint(command, checked), now, summary, earlier)
+                phase("committing")
                 await uow.commit()
         return summary
 

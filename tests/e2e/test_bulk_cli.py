@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import signal
 import subprocess
@@ -124,6 +126,60 @@ def test_sigterm_stops_an_import_with_one_line_and_nothing_imported(tmp_path: Pa
     )
     assert "Traceback" not in err
     assert students("export", env=env).stdout.splitlines()[1:] == []
+
+
+def test_sigterm_stops_an_import_from_a_pipe_gone_quiet(tmp_path: Path) -> None:
+    # Found by attack: the read of standard input held the event loop, so no signal, not even a
+    # second, stopped the import until more data came.
+    env = _environment(tmp_path)
+    wal = tmp_path / "students.db-wal"
+    importing = subprocess.Popen(
+        [STUDENTS, "import", "--format", "csv", "-"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert importing.stdin is not None
+    importing.stdin.write(_intake(tmp_path, 20_000).read_text())
+    importing.stdin.flush()  # and then nothing more, the pipe left open
+    _wait_for(lambda: wal.exists() and wal.stat().st_size > 0, importing, "a stored batch")
+    importing.send_signal(signal.SIGTERM)
+    try:
+        importing.wait(timeout=30)
+    finally:
+        importing.stdin.close()
+    assert importing.returncode == 128 + signal.SIGTERM
+    err = importing.stderr.read() if importing.stderr else ""
+    assert err.strip().splitlines()[-1] == "students: stopped by SIGTERM at row 20,000; nothing was imported"
+    assert students("export", env=env).stdout.splitlines()[1:] == []
+
+
+def test_sigterm_stops_an_import_while_it_stores_its_revisions(tmp_path: Path) -> None:
+    # Found by attack: after the last row was read, a first signal waited for the whole storing
+    # phase (two minutes for a million revisions). Until its COMMIT, an import stops at once.
+    env = _environment(tmp_path)
+    source = _intake(tmp_path, 100_000)
+    assert students("import", str(source), env=env).returncode == 0
+    revised = tmp_path / "revised.csv"
+    revised.write_text(source.read_text().replace(".50\n", ".25\n"))
+    importing = subprocess.Popen(
+        [STUDENTS, "import", "--on-conflict", "update", str(revised)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert importing.stderr is not None
+    lines = iter(importing.stderr.readline, "")
+    assert any(line.startswith("storing") for line in lines), "the import never said it was storing"
+    importing.send_signal(signal.SIGTERM)
+    importing.wait(timeout=60)
+    rest = importing.stderr.read()
+    assert importing.returncode == 128 + signal.SIGTERM, rest
+    assert rest.strip() == "students: stopped by SIGTERM while storing 100,000 rows; nothing was imported"
+    stored = list(csv.DictReader(io.StringIO(students("export", env=env).stdout)))
+    assert len(stored) == 100_000
+    assert {(row["version"], row["cgpa"][-2:]) for row in stored} == {("1", "50")}
 
 
 def test_sigterm_stops_an_export_with_one_line_and_no_file_left(tmp_path: Path) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from application.use_cases.import_students import ImportStudentsCommand, ImportSummary
+from interfaces.bulk_commands import run_import
 from interfaces.cli import _Stop
 
 
@@ -26,46 +30,79 @@ async def _signalled(sig: signal.Signals) -> None:
     await asyncio.sleep(0.05)  # the loop runs the handler
 
 
-async def test_a_graceful_command_is_told_of_the_first_signal_and_cancelled_by_the_second(
-    handlers: None,
-) -> None:
-    stop = _Stop(graceful=True)
-    told = asyncio.Event()
-
-    async def work() -> None:
-        stop.listen()
-        await _signalled(signal.SIGINT)
-        assert stop.requested() is signal.SIGINT  # told, not cancelled
-        told.set()
-        await _signalled(signal.SIGTERM)
-        await asyncio.sleep(5)
-
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.create_task(work())
-    assert told.is_set()
-    assert stop.signal is signal.SIGINT  # the first names the stop
-
-
-async def test_any_other_command_is_cancelled_by_sigterm_and_not_once_its_work_is_done(
-    handlers: None,
-) -> None:
+async def test_a_signal_cancels_the_work(handlers: None) -> None:
     stop = _Stop()
 
     async def work() -> None:
         stop.listen()
-        await _signalled(signal.SIGTERM)
+        await _signalled(signal.SIGINT)
         await asyncio.sleep(5)
 
     with pytest.raises(asyncio.CancelledError):
         await asyncio.create_task(work())
-    assert stop.requested() is signal.SIGTERM
+    assert stop.stopped_by() is signal.SIGINT
 
-    finished = _Stop()
+
+async def test_while_held_only_a_second_signal_cancels_and_the_first_names_the_stop(handlers: None) -> None:
+    stop = _Stop()
+    waited = asyncio.Event()
+
+    async def work() -> None:
+        stop.listen()
+        stop.hold()
+        await _signalled(signal.SIGTERM)
+        waited.set()  # still running
+        await _signalled(signal.SIGINT)
+        await asyncio.sleep(5)
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.create_task(work())
+    assert waited.is_set()
+    assert stop.stopped_by() is signal.SIGTERM
+
+
+async def test_a_signal_once_the_work_is_done_cancels_nothing(handlers: None) -> None:
+    stop = _Stop()
 
     async def closing() -> str:
-        finished.listen()
-        finished.finished = True
+        stop.listen()
+        stop.finished = True
         await _signalled(signal.SIGTERM)
         return "closed"
 
     assert await asyncio.create_task(closing()) == "closed"
+
+
+class _CommitsWhileSignalled:
+    """An import use-case that gets SIGTERM as it commits, and then commits."""
+
+    async def execute(self, command: ImportStudentsCommand) -> ImportSummary:
+        rows = [row async for row in command.rows]
+        assert command.on_phase is not None
+        command.on_phase("committing")
+        await _signalled(signal.SIGTERM)
+        return ImportSummary(rows=len(rows), created=len(rows), updated=0, unchanged=0)
+
+
+async def test_an_import_signalled_as_it_commits_is_let_finish(handlers: None, tmp_path: Path) -> None:
+    source = tmp_path / "intake.csv"
+    source.write_text("name,email,department,cgpa\nAda Lovelace,ada@example.org,CS,9.5\n")
+    stop = _Stop()
+    out, err = io.StringIO(), io.StringIO()
+
+    async def work() -> int:
+        stop.listen()
+        return await run_import(
+            _CommitsWhileSignalled,
+            str(source),
+            format=None,
+            on_conflict="error",
+            dry_run=False,
+            out=out,
+            err=err,
+            stopping=stop,
+        )
+
+    assert await asyncio.create_task(work()) == 0
+    assert out.getvalue().startswith(f"imported 1 rows from {source}: 1 created")
+    assert stop.stopped_by() is signal.SIGTERM
