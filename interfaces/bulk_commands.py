@@ -43,7 +43,12 @@ _SUFFIXES = {".csv": CSV, ".ndjson": NDJSON, ".jsonl": NDJSON}
 
 
 class BadFile(Exception):
-    """The file named cannot be opened or its format guessed; the message is the one line shown."""
+    """The file named cannot be opened, written or its format guessed; the message is the one line
+    shown, and ``status`` the exit status (2, a bad argument, unless the trouble came later)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Stopping(Protocol):
@@ -302,6 +307,10 @@ async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str
         except OSError as exc:
             raise BadFile(f"cannot write {path}: {exc.strerror or exc}") from None
         temporary = Path(name)
+        # mkstemp's file is the owner's alone; the export is as any file this user makes.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(descriptor, 0o666 & ~mask)
         target = os.fdopen(descriptor, "wb")
     try:
         target.write(writer.header())
@@ -316,9 +325,20 @@ async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str
         if temporary is not None:
             target.close()
             os.replace(temporary, path)
+    except BrokenPipeError:
+        if temporary is not None:
+            raise
+        # Whoever read standard output has gone (`| head`): stop without a word, as Unix tools do,
+        # and keep the interpreter's last flush from failing on the same pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as exc:
+        # A full disk, a quota, an I/O error: the file's trouble, not the database's.
+        raise BadFile(f"cannot write {path}: {exc.strerror or exc}", status=1) from None
     finally:
         if temporary is not None:
-            target.close()
+            with contextlib.suppress(OSError):  # what it could not write, it cannot flush either
+                target.close()
             temporary.unlink(missing_ok=True)
     print(f"exported {count:,} students to {'standard output' if path == '-' else path}", file=err)
     return 0

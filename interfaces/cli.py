@@ -178,7 +178,7 @@ def _with_container(
     try:
         result: int = _database_call(settings, action, run, unfinished=unfinished, stop=stop)
     except BadFile as exc:
-        raise CommandFailed(str(exc), status=2) from None
+        raise CommandFailed(str(exc), status=exc.status) from None
     return result
 
 

@@ -93,7 +93,7 @@ class ImportConflict(ApplicationError):
     it again: the first kind then shows as a row error, the second usually goes through."""
 
     TAKEN = "another writer registered one of the file's emails while this import ran"
-    CROSSED = "another import's writes crossed this one's and the database undid this one"
+    CROSSED = "another writer's changes crossed this import's and the database undid the import"
 
     def __init__(self, cause: str = TAKEN) -> None:
         self.cause = cause

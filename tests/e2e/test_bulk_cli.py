@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import signal
 import subprocess
@@ -199,3 +200,29 @@ def test_sigterm_stops_an_export_with_one_line_and_no_file_left(tmp_path: Path) 
     assert exporting.returncode == 128 + signal.SIGTERM
     assert err.strip().splitlines()[-1] == "students: stopped by SIGTERM; no file was written"
     assert sorted(p.name for p in tmp_path.iterdir() if "roll" in p.name) == []
+
+
+def test_an_export_to_a_reader_that_goes_away_ends_without_a_word(tmp_path: Path) -> None:
+    # Found by attack: `students export - | head` said the database could not be reached.
+    env = _environment(tmp_path)
+    assert students("import", str(_intake(tmp_path, 3_000)), env=env).returncode == 0
+    exporting = subprocess.Popen(
+        [STUDENTS, "export", "-"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert exporting.stdout is not None
+    assert exporting.stderr is not None
+    assert exporting.stdout.readline().startswith(b"id,name,email")
+    exporting.stdout.close()  # as head does once it has its lines
+    err = exporting.stderr.read().decode()
+    assert exporting.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert err == ""
+
+
+def test_an_exported_file_has_the_permissions_of_any_file_the_user_makes(tmp_path: Path) -> None:
+    # Found by attack: the temporary file's 0600 stayed with the export.
+    env = _environment(tmp_path)
+    target = tmp_path / "roll.csv"
+    assert students("export", str(target), env=env).returncode == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -381,7 +381,7 @@ async def test_two_imports_of_one_email_in_opposite_orders_leave_one_standing(
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["ImportConflict", "ImportSummary"]
     (refused,) = (outcome for outcome in outcomes if isinstance(outcome, ImportConflict))
     assert str(refused) == (
-        "another import's writes crossed this one's and the database undid this one; "
+        "another writer's changes crossed this import's and the database undid the import; "
         "nothing was imported; run it again"
     )
     assert sorted(s.email for s in await _all(uow_factory)) == ["x@example.org", "y@example.org"]
