@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -132,59 +133,89 @@ class _Progress:
         return time.monotonic() - self._started
 
 
+class _Source:
+    """Where an import's bytes come from. :meth:`open` gives the descriptor to read and may wait
+    (a FIFO waits for its writer), so the reading thread calls it; that thread then owns the
+    descriptor and closes it, unless it is standard input's."""
+
+    def __init__(self, name: str, open: Callable[[], int], *, owned: bool) -> None:
+        self.name = name
+        self.open = open
+        self.owned = owned
+        self.taken = False  # by a reading thread, which closes it
+
+
 @contextlib.contextmanager
-def _opened(path: str) -> Iterator[tuple[IO[bytes], int | None]]:
+def _opened(path: str) -> Iterator[tuple[_Source, int | None]]:
     if path == "-":
-        yield sys.stdin.buffer, None
+        if sys.stdin is None:
+            raise BadFile("cannot read standard input: it is closed")
+        descriptor = sys.stdin.fileno()
+        yield _Source("standard input", lambda: descriptor, owned=False), None
         return
     try:
-        file = open(path, "rb")  # noqa: SIM115 - closed below
+        found = os.stat(path)
+        if stat.S_ISDIR(found.st_mode):
+            raise BadFile(f"cannot read {path}: it is a directory")
+        if not stat.S_ISREG(found.st_mode):
+            # A FIFO, a device: its open may wait for a writer; the reading thread does it.
+            yield _Source(path, lambda: os.open(path, os.O_RDONLY), owned=True), None
+            return
+        descriptor = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise BadFile(f"cannot read {path}: {exc.strerror or exc}") from None
-    with file:
-        try:
-            size: int | None = os.fstat(file.fileno()).st_size
-        except OSError:
-            size = None
-        yield file, size
-
-
-async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
-    """The file's bytes, read by a thread of its own: a read that waits (a pipe gone quiet) holds
-    neither the event loop, so a signal still stops the import, nor, the thread being a daemon,
-    the process's exit. ``os.read`` on the descriptor, never the buffered file, whose lock a
-    daemon thread still held would make the interpreter's exit fail."""
+    source = _Source(path, lambda: descriptor, owned=True)
     try:
-        descriptor = file.fileno()
-    except (OSError, ValueError):  # no descriptor (a file-like object): read it here
-        while chunk := file.read(_CHUNK):
-            yield chunk
-        return
+        yield source, found.st_size
+    finally:
+        if not source.taken:
+            os.close(descriptor)
+
+
+async def _chunks(source: _Source) -> AsyncIterator[bytes]:
+    """The source's bytes, read by a thread of its own: an open or a read that waits (a FIFO with
+    no writer yet, a pipe gone quiet) holds neither the event loop, so a signal still stops the
+    import, nor, the thread being a daemon, the process's exit. ``os.read`` on the descriptor,
+    never a buffered file, whose lock a daemon thread still held would make the exit fail."""
     loop = asyncio.get_running_loop()
     arrived: asyncio.Queue[bytes | OSError] = asyncio.Queue()
     room = threading.Semaphore(_CHUNKS_AHEAD)
     done = threading.Event()
 
-    def read() -> None:
-        while room.acquire() and not done.is_set():
-            try:
-                chunk: bytes | OSError = os.read(descriptor, _CHUNK)
-            except OSError as exc:
-                chunk = exc
-            try:
-                loop.call_soon_threadsafe(arrived.put_nowait, chunk)
-            except RuntimeError:  # the loop is closed: nobody is reading any more
-                return
-            if not chunk or isinstance(chunk, OSError):
-                return
+    def deliver(item: bytes | OSError) -> bool:
+        try:
+            loop.call_soon_threadsafe(arrived.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is reading any more
+            return False
+        return True
 
+    def read() -> None:
+        try:
+            descriptor = source.open()
+        except OSError as exc:
+            deliver(exc)
+            return
+        try:
+            while room.acquire() and not done.is_set():
+                try:
+                    chunk = os.read(descriptor, _CHUNK)
+                except OSError as exc:
+                    deliver(exc)
+                    return
+                if not deliver(chunk) or not chunk:
+                    return
+        finally:
+            if source.owned:
+                os.close(descriptor)
+
+    source.taken = True
     threading.Thread(target=read, name="import-reader", daemon=True).start()
     try:
         while True:
             item = await arrived.get()
             room.release()
             if isinstance(item, OSError):
-                raise BadFile(f"cannot read {file.name}: {item.strerror or item}")
+                raise BadFile(f"cannot read {source.name}: {item.strerror or item}")
             if not item:
                 return
             yield item
@@ -193,9 +224,9 @@ async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
         room.release()  # a reader waiting for room sees done and ends
 
 
-async def _rows(file: IO[bytes], format: str, progress: _Progress) -> AsyncIterator[ImportRow]:
+async def _rows(source: _Source, format: str, progress: _Progress) -> AsyncIterator[ImportRow]:
     reader = reader_for(format)
-    async for chunk in _chunks(file):
+    async for chunk in _chunks(source):
         rows = reader.feed(chunk)
         progress.advance(len(rows), len(chunk))
         for row in rows:
@@ -231,7 +262,7 @@ async def run_import(
     if chosen not in FORMATS:
         raise BadFile(f"unknown format {chosen!r}; use {' or '.join(FORMATS)}")
     lines: list[str] = []
-    with _opened(path) as (file, size), _Progress(size, err) as progress:
+    with _opened(path) as (source, size), _Progress(size, err) as progress:
 
         def on_phase(name: str) -> None:
             progress.phase(name)
@@ -239,7 +270,7 @@ async def run_import(
                 stopping.hold()  # a COMMIT cut off leaves its outcome unknown: let it answer
 
         command = ImportStudentsCommand(
-            rows=_rows(file, chosen, progress),
+            rows=_rows(source, chosen, progress),
             on_conflict=OnConflict(on_conflict),
             dry_run=dry_run,
             on_phase=on_phase,
@@ -294,12 +325,19 @@ async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str
     first = await anext(pages, None)
     count = 0
     if path == "-":
+        if sys.stdout is None:
+            raise BadFile("cannot write standard output: it is closed")
         target: IO[bytes] = sys.stdout.buffer
         temporary = None
     else:
         destination = Path(path)
-        if destination.is_dir():  # noqa: ASYNC240 - one stat of a local path
-            raise BadFile(f"cannot write {path}: it is a directory")
+        with contextlib.suppress(FileNotFoundError):
+            found = os.stat(path).st_mode
+            if stat.S_ISDIR(found):
+                raise BadFile(f"cannot write {path}: it is a directory")
+            if not stat.S_ISREG(found):
+                # A device, a FIFO, /dev/stdout: the rename at the end would put a file in its place.
+                raise BadFile(f"cannot write {path}: it is not a regular file; for a pipe, export to -")
         try:
             descriptor, name = tempfile.mkstemp(
                 dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"

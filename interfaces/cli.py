@@ -81,7 +81,7 @@ def _database_call(
         engine = create_engine(settings)
         try:
             result = await work(engine)
-            stop.finished = True  # a signal now would cancel only the closing, and say it had not run
+            stop.done()  # a signal now would cancel only the closing, and say it had not run
             return result
         finally:
             await engine.dispose()
@@ -116,13 +116,19 @@ class _Stop:
     """The signals that stop a command while its work runs: SIGTERM and SIGINT (Ctrl+C) cancel
     it, and it unwinds as after any failure (the transaction rolled back, a half-written file
     removed, the connections closed). After :meth:`hold` (an import's COMMIT, whose outcome a cut
-    would leave unknown) only a second signal does; the first is let wait for the end."""
+    would leave unknown) only a second signal does; the first is let wait for the end. Once the
+    work is :meth:`done`, both are ignored: what is left is closing, and the status is the work's.
+    A signal the command was started with ignored (a background job of a script) stays ignored.
+    """
+
+    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self) -> None:
         self.signal: signal.Signals | None = None
         self.finished = False
         self._held = False
         self._task: asyncio.Task[Any] | None = None
+        self._listening: list[signal.Signals] = []
 
     def hold(self) -> None:
         self._held = True
@@ -133,10 +139,24 @@ class _Stop:
     def listen(self) -> None:
         self._task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in self._SIGNALS:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                continue
             # Not on Windows, nor outside the main thread: the signal then does as it always does.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._received, sig)
+                self._listening.append(sig)
+
+    def done(self) -> None:
+        """The work has returned. Its signals are ignored from now on, to the process's exit: the
+        loop's closing would give them back their default, which kills (a finished import's
+        status 143, its summary printed)."""
+        self.finished = True
+        loop = asyncio.get_running_loop()
+        while self._listening:
+            sig = self._listening.pop()
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
 
     def _received(self, sig: signal.Signals) -> None:
         if self.finished or self._task is None:
@@ -170,7 +190,7 @@ def _with_container(
         await container.init_resources()  # type: ignore[misc]
         try:
             result = await work(container)
-            stop.finished = True  # as in _database_call: the closing below is not the work
+            stop.done()  # as in _database_call: the closing below is not the work
             return result
         finally:
             await container.shutdown_resources()  # type: ignore[misc]
@@ -482,7 +502,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"students: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
-        return 130
+        print("students: stopped by SIGINT", file=sys.stderr)
+        return 128 + signal.SIGINT
     except Exception as exc:
         # A bug: the user gets one line; the traceback goes to the log, at DEBUG.
         logger.debug("unexpected failure", exc_info=True)

@@ -7,6 +7,7 @@ import io
 import os
 import re
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -228,3 +229,43 @@ def test_an_exported_file_has_the_permissions_of_any_file_the_user_makes(tmp_pat
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_sigterm_stops_an_import_from_a_fifo_no_one_has_opened(tmp_path: Path) -> None:
+    # Found by attack: the open waited for a writer in the event loop, and no signal stopped it.
+    env = _environment(tmp_path)
+    fifo = tmp_path / "intake.csv"
+    os.mkfifo(fifo)
+    importing = subprocess.Popen([STUDENTS, "import", str(fifo)], env=env, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)  # loaded, and waiting for a writer
+    importing.send_signal(signal.SIGTERM)
+    _, err = importing.communicate(timeout=30)
+    assert importing.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] in (
+        "students: stopped by SIGTERM at row 0; nothing was imported",
+        "students: stopped by SIGTERM before it began; nothing was done",  # on a slow machine
+    )
+
+
+def test_an_export_never_puts_a_file_in_place_of_a_fifo_or_a_device(tmp_path: Path) -> None:
+    # Found by attack: as root, `students export /dev/stdout` renamed its file over /dev/stdout.
+    env = _environment(tmp_path)
+    fifo = tmp_path / "roll.csv"
+    os.mkfifo(fifo)
+    result = students("export", str(fifo), env=env)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"students: cannot write {fifo}: it is not a regular file; for a pipe, export to -"
+    )
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_an_export_to_a_closed_standard_output_is_one_line(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    result = subprocess.run(
+        ["sh", "-c", f"'{STUDENTS}' export - >&-"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "students: cannot write standard output: it is closed"

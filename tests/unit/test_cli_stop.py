@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from application.use_cases.import_students import ImportStudentsCommand, ImportSummary
+from interfaces import entry
 from interfaces.bulk_commands import run_import
 from interfaces.cli import _Stop
 
@@ -23,6 +24,7 @@ async def handlers() -> AsyncIterator[None]:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 async def _signalled(sig: signal.Signals) -> None:
@@ -106,3 +108,30 @@ async def test_an_import_signalled_as_it_commits_is_let_finish(handlers: None, t
     assert await asyncio.create_task(work()) == 0
     assert out.getvalue().startswith(f"imported 1 rows from {source}: 1 created")
     assert stop.stopped_by() is signal.SIGTERM
+
+
+async def test_once_done_a_signal_is_ignored_to_the_exit(handlers: None) -> None:
+    # Found by attack: the loop's closing gave SIGTERM its default back, and a signal in the
+    # last moments killed an import that had committed and said so (status 143).
+    stop = _Stop()
+    stop.listen()
+    stop.done()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    os.kill(os.getpid(), signal.SIGTERM)  # nothing happens
+    await asyncio.sleep(0.05)
+
+
+async def test_a_signal_the_command_was_started_with_ignored_stays_ignored(handlers: None) -> None:
+    # Found by attack: a background job of a script, SIGINT ignored, was stopped by it all the same.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _Stop().listen()
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_a_signal_while_the_command_loads_is_one_line_and_the_shells_status(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        entry._before_it_began(signal.SIGINT, None)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "students: stopped by SIGINT before it began; nothing was done\n"
