@@ -18,7 +18,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -60,7 +61,7 @@ class Stopping(Protocol):
         """From now on, until the import ends, only a second stop signal cancels it."""
 
     def stopped_by(self) -> signal.Signals | None:
-        """The signal that cancelled the import, if one did."""
+        """The first stop signal that came, if one did (it cancelled the import, or was held)."""
 
 
 def format_of(path: str, given: str | None) -> str:
@@ -133,43 +134,34 @@ class _Progress:
         return time.monotonic() - self._started
 
 
+@dataclass(frozen=True)
 class _Source:
-    """Where an import's bytes come from. :meth:`open` gives the descriptor to read and may wait
-    (a FIFO waits for its writer), so the reading thread calls it; that thread then owns the
-    descriptor and closes it, unless it is standard input's."""
+    """Where an import's bytes come from. The reading thread calls ``opener`` (an open may wait:
+    a FIFO waits for its writer) and closes what it gave, unless it is standard input's."""
 
-    def __init__(self, name: str, open: Callable[[], int], *, owned: bool) -> None:
-        self.name = name
-        self.open = open
-        self.owned = owned
-        self.taken = False  # by a reading thread, which closes it
+    name: str
+    opener: Callable[[], int]
+    owned: bool = True
 
 
-@contextlib.contextmanager
-def _opened(path: str) -> Iterator[tuple[_Source, int | None]]:
+def _source(path: str) -> tuple[_Source, int | None]:
+    """The source ``path`` names, and its size when it has one. A regular file is opened here
+    once, so that a missing or unreadable one is a bad argument at once, not a failed import."""
     if path == "-":
         if sys.stdin is None:
             raise BadFile("cannot read standard input: it is closed")
         descriptor = sys.stdin.fileno()
-        yield _Source("standard input", lambda: descriptor, owned=False), None
-        return
+        return _Source("standard input", lambda: descriptor, owned=False), None
     try:
         found = os.stat(path)
-        if stat.S_ISDIR(found.st_mode):
-            raise BadFile(f"cannot read {path}: it is a directory")
-        if not stat.S_ISREG(found.st_mode):
-            # A FIFO, a device: its open may wait for a writer; the reading thread does it.
-            yield _Source(path, lambda: os.open(path, os.O_RDONLY), owned=True), None
-            return
-        descriptor = os.open(path, os.O_RDONLY)
+        if stat.S_ISREG(found.st_mode):
+            os.close(os.open(path, os.O_RDONLY))
     except OSError as exc:
         raise BadFile(f"cannot read {path}: {exc.strerror or exc}") from None
-    source = _Source(path, lambda: descriptor, owned=True)
-    try:
-        yield source, found.st_size
-    finally:
-        if not source.taken:
-            os.close(descriptor)
+    if stat.S_ISDIR(found.st_mode):
+        raise BadFile(f"cannot read {path}: it is a directory")
+    size = found.st_size if stat.S_ISREG(found.st_mode) else None
+    return _Source(path, lambda: os.open(path, os.O_RDONLY)), size
 
 
 async def _chunks(source: _Source) -> AsyncIterator[bytes]:
@@ -191,7 +183,7 @@ async def _chunks(source: _Source) -> AsyncIterator[bytes]:
 
     def read() -> None:
         try:
-            descriptor = source.open()
+            descriptor = source.opener()
         except OSError as exc:
             deliver(exc)
             return
@@ -208,14 +200,15 @@ async def _chunks(source: _Source) -> AsyncIterator[bytes]:
             if source.owned:
                 os.close(descriptor)
 
-    source.taken = True
     threading.Thread(target=read, name="import-reader", daemon=True).start()
     try:
         while True:
             item = await arrived.get()
             room.release()
             if isinstance(item, OSError):
-                raise BadFile(f"cannot read {source.name}: {item.strerror or item}")
+                # Part-way through (an I/O error): the import fails as on a bad file.
+                reason = item.strerror or item
+                raise BadFile(f"cannot read {source.name}: {reason}; nothing was imported", status=1)
             if not item:
                 return
             yield item
@@ -262,7 +255,8 @@ async def run_import(
     if chosen not in FORMATS:
         raise BadFile(f"unknown format {chosen!r}; use {' or '.join(FORMATS)}")
     lines: list[str] = []
-    with _opened(path) as (source, size), _Progress(size, err) as progress:
+    source, size = _source(path)
+    with _Progress(size, err) as progress:
 
         def on_phase(name: str) -> None:
             progress.phase(name)
@@ -315,68 +309,107 @@ async def run_import(
     return status
 
 
+class _ReaderGone(Exception):
+    """Whoever read standard output closed it (``| head`` has its lines)."""
+
+
+def _new_file_mode() -> int:
+    """The mode a new file of this process gets (0o666 less the umask), read without setting the
+    umask, which is the whole process's while other threads run."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    mask = os.umask(0o022)  # no /proc here: setting it is the one way to read it
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _export_target(path: str) -> tuple[int, Path]:
+    """A new file beside ``path`` to write the export into (never one that is there: no link is
+    followed), with the mode of the file it will replace, or of any new file."""
+    try:
+        found: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        found = None
+    except OSError as exc:
+        raise BadFile(f"cannot write {path}: {exc.strerror or exc}") from None
+    if found is not None and stat.S_ISDIR(found):
+        raise BadFile(f"cannot write {path}: it is a directory")
+    if found is not None and not stat.S_ISREG(found):
+        # A device, a FIFO, /dev/stdout: the rename at the end would put a file in its place.
+        raise BadFile(f"cannot write {path}: it is not a regular file; for a pipe, export to -")
+    destination = Path(path)
+    try:
+        descriptor, name = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"
+        )
+    except OSError as exc:
+        raise BadFile(f"cannot write {path}: {exc.strerror or exc}") from None
+    # mkstemp's file is the owner's alone: a roll someone kept private stays so, a new one is as
+    # any file this user makes.
+    os.fchmod(descriptor, stat.S_IMODE(found) if found is not None else _new_file_mode())
+    return descriptor, Path(name)
+
+
 async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str | None, err: IO[str]) -> int:
     """Write every student to ``path`` ("-": standard output). A file appears whole or not at all:
-    the export goes to a new file of its own beside it (never one that is there: no link is
-    followed), renamed into place at the end."""
+    the export goes to a new file of its own beside it, renamed into place at the end."""
     writer = Writer(format_of(path, format))
     pages = make_use_case().pages()
     # The first page before the first byte: a database that cannot serve leaves nothing behind.
     first = await anext(pages, None)
-    count = 0
+    shown = "standard output" if path == "-" else path
+    temporary: Path | None = None
     if path == "-":
         if sys.stdout is None:
             raise BadFile("cannot write standard output: it is closed")
         target: IO[bytes] = sys.stdout.buffer
-        temporary = None
     else:
-        destination = Path(path)
-        with contextlib.suppress(FileNotFoundError):
-            found = os.stat(path).st_mode
-            if stat.S_ISDIR(found):
-                raise BadFile(f"cannot write {path}: it is a directory")
-            if not stat.S_ISREG(found):
-                # A device, a FIFO, /dev/stdout: the rename at the end would put a file in its place.
-                raise BadFile(f"cannot write {path}: it is not a regular file; for a pipe, export to -")
-        try:
-            descriptor, name = tempfile.mkstemp(
-                dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"
-            )
-        except OSError as exc:
-            raise BadFile(f"cannot write {path}: {exc.strerror or exc}") from None
-        temporary = Path(name)
-        # mkstemp's file is the owner's alone; the export is as any file this user makes.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(descriptor, 0o666 & ~mask)
+        descriptor, temporary = _export_target(path)
         target = os.fdopen(descriptor, "wb")
+
+    def put(data: bytes | None) -> None:
+        """Write ``data`` (None: flush what is written), as the export's own failure if it fails."""
+        try:
+            if data is None:
+                target.flush()
+            else:
+                target.write(data)
+        except BrokenPipeError:
+            raise _ReaderGone() from None
+        except OSError as exc:
+            # A full disk, a quota, an I/O error: the file's trouble, not the database's.
+            raise BadFile(f"cannot write {shown}: {exc.strerror or exc}", status=1) from None
+
+    count = 0
     try:
-        target.write(writer.header())
+        put(writer.header())
         if first is not None:
-            target.write(writer.page(first))
+            put(writer.page(first))
             count += len(first)
         with bulk_work():
             async for page in pages:
-                target.write(writer.page(page))
+                put(writer.page(page))
                 count += len(page)
-        target.flush()
+        put(None)
         if temporary is not None:
             target.close()
-            os.replace(temporary, path)
-    except BrokenPipeError:
-        if temporary is not None:
-            raise
-        # Whoever read standard output has gone (`| head`): stop without a word, as Unix tools do,
-        # and keep the interpreter's last flush from failing on the same pipe.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                raise BadFile(f"cannot write {path}: {exc.strerror or exc}", status=1) from None
+    except _ReaderGone:
+        # Stop without a word, as Unix tools do, and keep the interpreter's last flush of
+        # standard output from failing on the same pipe.
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, target.fileno())
+        os.close(quiet)
         return 128 + signal.SIGPIPE
-    except OSError as exc:
-        # A full disk, a quota, an I/O error: the file's trouble, not the database's.
-        raise BadFile(f"cannot write {path}: {exc.strerror or exc}", status=1) from None
     finally:
         if temporary is not None:
             with contextlib.suppress(OSError):  # what it could not write, it cannot flush either
                 target.close()
             temporary.unlink(missing_ok=True)
-    print(f"exported {count:,} students to {'standard output' if path == '-' else path}", file=err)
+    print(f"exported {count:,} students to {shown}", file=err)
     return 0

@@ -1,7 +1,8 @@
 """The ``students`` command: serve the API, migrate, import and export, mint tokens, purge keys.
 
 Every failure is one line on standard error and a non-zero exit status, never a traceback: 2 for
-a bad argument or setting, 1 for a database that cannot be reached, or anything else.
+a bad argument or setting, 1 for a database that cannot be reached, or anything else; 128 plus
+the signal's number when a signal stopped it (143 SIGTERM, 130 SIGINT, 141 a pipe's reader gone).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from infrastructure.auth.tokens import subject_problem
 from infrastructure.observability.logging import configure_logging, logging_config, redact_text
 from infrastructure.settings import Settings, SettingsError, load_settings
 from interfaces import scopes
+from interfaces.entry import STOP_SIGNALS
 from interfaces.student_files import FORMATS
 from interfaces.version import version
 
@@ -121,7 +123,7 @@ class _Stop:
     A signal the command was started with ignored (a background job of a script) stays ignored.
     """
 
-    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    _SIGNALS = STOP_SIGNALS
 
     def __init__(self) -> None:
         self.signal: signal.Signals | None = None
@@ -152,11 +154,18 @@ class _Stop:
         loop's closing would give them back their default, which kills (a finished import's
         status 143, its summary printed)."""
         self.finished = True
+        if not self._listening:
+            return
         loop = asyncio.get_running_loop()
-        while self._listening:
-            sig = self._listening.pop()
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, signal.SIG_IGN)
+        # Held off while the handler changes: the loop's removal puts the default back first.
+        signal.pthread_sigmask(signal.SIG_BLOCK, self._listening)
+        try:
+            for sig in self._listening:
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self._listening)
+        self._listening.clear()
 
     def _received(self, sig: signal.Signals) -> None:
         if self.finished or self._task is None:

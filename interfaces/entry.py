@@ -1,6 +1,9 @@
-"""The ``students`` console script. Loading the command (interfaces/cli.py and what it imports)
-takes a moment; a Ctrl+C or SIGTERM in it ends the process with one line, not a traceback nor
-silence. Once loaded, the command answers signals itself (cli._Stop, the server's own)."""
+"""The ``students`` console script. Loading the command (interfaces/cli.py, and what each command
+imports as it starts: the container, SQLAlchemy, Alembic) takes a moment; a SIGTERM or Ctrl+C in
+it ends the process with one line, not a traceback nor silence. The handler stays until the
+command takes the signals itself (cli._Stop for the commands that work on the database, the
+server's own for ``serve``); a signal the parent ignored stays ignored.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import signal
 import sys
 from types import FrameType
 
-_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _before_it_began(signum: int, _frame: FrameType | None) -> None:
@@ -18,12 +21,9 @@ def _before_it_began(signum: int, _frame: FrameType | None) -> None:
 
 
 def main() -> int:
-    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
-    for sig, handler in previous.items():
-        if handler != signal.SIG_IGN:  # one the parent ignored stays ignored
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) != signal.SIG_IGN:
             signal.signal(sig, _before_it_began)
     from interfaces.cli import main as command
 
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
     return command()

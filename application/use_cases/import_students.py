@@ -88,16 +88,17 @@ class UnreadableFile(ApplicationError):
 
 class ImportConflict(ApplicationError):
     """Another writer crossed the import while it ran, and nothing was imported: it registered one
-    of the file's emails (or took the import's Idempotency-Key) first, or its writes and the
-    import's waited on each other until the database undid the import's (WritesCollided). Run
-    it again: the first kind then shows as a row error, the second usually goes through."""
+    of the file's emails (or took the import's Idempotency-Key) first (TAKEN), or its writes and
+    the import's waited on each other until the database undid the import's (CROSSED, from
+    WritesCollided). Run it again: without revisions a taken email then shows as a row error;
+    with them it is revised; a crossing usually goes through."""
 
     TAKEN = "another writer registered one of the file's emails while this import ran"
     CROSSED = "another writer's changes crossed this import's and the database undid the import"
 
-    def __init__(self, cause: str = TAKEN) -> None:
+    def __init__(self, cause: str = TAKEN, *, revising: bool = False) -> None:
         self.cause = cause
-        advice = "run it again to see which" if cause == self.TAKEN else "run it again"
+        advice = "run it again to see which" if cause == self.TAKEN and not revising else "run it again"
         super().__init__(f"{cause}; nothing was imported; {advice}")
 
 
@@ -226,8 +227,8 @@ class ImportStudents:
                     return await self._replay(command, checked, first, read=False)
             if isinstance(exc, ImportRejected):
                 raise
-            collided = isinstance(exc, WritesCollided)
-            raise ImportConflict(ImportConflict.CROSSED if collided else ImportConflict.TAKEN) from None
+            cause = ImportConflict.CROSSED if isinstance(exc, WritesCollided) else ImportConflict.TAKEN
+            raise ImportConflict(cause, revising=command.on_conflict is OnConflict.UPDATE) from None
 
     async def _import(
         self,

@@ -120,6 +120,8 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
             return StoreNotMigrated(reason=reason)
         if state in _PG_COLLIDED:
             return WritesCollided()
+        if state == "40003":  # statement_completion_unknown: it may have been carried out
+            return StoreUnavailable(OUTCOME_UNKNOWN, reason=reason)
         if state[:2] in _PG_BUSY_CLASSES or state in _PG_BUSY:
             return Overloaded()
         if state in _PG_READ_ONLY:

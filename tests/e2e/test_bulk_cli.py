@@ -269,3 +269,25 @@ def test_an_export_to_a_closed_standard_output_is_one_line(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "students: cannot write standard output: it is closed"
+
+
+def test_an_export_over_a_private_file_keeps_it_private(tmp_path: Path) -> None:
+    # Found by review: the new file took the umask's 0644 over a roll someone had set to 0600.
+    env = _environment(tmp_path)
+    target = tmp_path / "roll.csv"
+    target.write_text("old")
+    target.chmod(0o600)
+    assert students("export", str(target), env=env).returncode == 0
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert target.read_text().startswith("id,name,email")
+
+
+def test_an_export_to_a_path_through_a_file_blames_the_path(tmp_path: Path) -> None:
+    # Found by review: "cannot export from <database>: NotADirectoryError".
+    env = _environment(tmp_path)
+    (tmp_path / "plain").write_text("")
+    result = students("export", str(tmp_path / "plain" / "roll.csv"), env=env)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == f"students: cannot write {tmp_path / 'plain' / 'roll.csv'}: Not a directory"
+    )

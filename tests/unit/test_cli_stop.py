@@ -6,13 +6,14 @@ import asyncio
 import io
 import os
 import signal
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from application.use_cases.import_students import ImportStudentsCommand, ImportSummary
-from interfaces import entry
+from application.use_cases.import_students import ImportConflict, ImportStudentsCommand, ImportSummary
+from interfaces import cli, entry
 from interfaces.bulk_commands import run_import
 from interfaces.cli import _Stop
 
@@ -29,7 +30,13 @@ async def handlers() -> AsyncIterator[None]:
 
 async def _signalled(sig: signal.Signals) -> None:
     os.kill(os.getpid(), sig)
-    await asyncio.sleep(0.05)  # the loop runs the handler
+    for _ in range(3):  # the loop reads its wakeup byte, then runs the handler
+        await asyncio.sleep(0)
+
+
+def _listening(stop: _Stop) -> None:
+    # Else the signals the tests send would stop the test run itself.
+    assert stop._listening == [signal.SIGTERM, signal.SIGINT]
 
 
 async def test_a_signal_cancels_the_work(handlers: None) -> None:
@@ -37,6 +44,7 @@ async def test_a_signal_cancels_the_work(handlers: None) -> None:
 
     async def work() -> None:
         stop.listen()
+        _listening(stop)
         await _signalled(signal.SIGINT)
         await asyncio.sleep(5)
 
@@ -51,6 +59,7 @@ async def test_while_held_only_a_second_signal_cancels_and_the_first_names_the_s
 
     async def work() -> None:
         stop.listen()
+        _listening(stop)
         stop.hold()
         await _signalled(signal.SIGTERM)
         waited.set()  # still running
@@ -68,6 +77,7 @@ async def test_a_signal_once_the_work_is_done_cancels_nothing(handlers: None) ->
 
     async def closing() -> str:
         stop.listen()
+        _listening(stop)
         stop.finished = True
         await _signalled(signal.SIGTERM)
         return "closed"
@@ -94,6 +104,7 @@ async def test_an_import_signalled_as_it_commits_is_let_finish(handlers: None, t
 
     async def work() -> int:
         stop.listen()
+        _listening(stop)
         return await run_import(
             _CommitsWhileSignalled,
             str(source),
@@ -115,6 +126,7 @@ async def test_once_done_a_signal_is_ignored_to_the_exit(handlers: None) -> None
     # last moments killed an import that had committed and said so (status 143).
     stop = _Stop()
     stop.listen()
+    _listening(stop)
     stop.done()
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     os.kill(os.getpid(), signal.SIGTERM)  # nothing happens
@@ -135,3 +147,37 @@ def test_a_signal_while_the_command_loads_is_one_line_and_the_shells_status(
         entry._before_it_began(signal.SIGINT, None)
     assert stopped.value.code == 130
     assert capsys.readouterr().err == "students: stopped by SIGINT before it began; nothing was done\n"
+
+
+def test_the_console_script_holds_signals_until_the_command_takes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[object] = []
+
+    def command() -> int:
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return 0
+
+    monkeypatch.setattr(cli, "main", command)
+    try:
+        assert entry.main() == 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert seen == [entry._before_it_began]
+    scripts = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["students"] == "interfaces.entry:main"
+
+
+@pytest.mark.parametrize(
+    ("cause", "revising", "advice"),
+    [
+        (ImportConflict.TAKEN, False, "run it again to see which"),
+        (ImportConflict.TAKEN, True, "run it again"),  # a taken email is then a revision
+        (ImportConflict.CROSSED, False, "run it again"),
+    ],
+)
+def test_an_import_conflict_advises_what_running_it_again_does(
+    cause: str, revising: bool, advice: str
+) -> None:
+    assert str(ImportConflict(cause, revising=revising)) == f"{cause}; nothing was imported; {advice}"

@@ -37,8 +37,14 @@ def wrapped(kind: type[DBAPIError], orig: Exception, *, invalidated: bool = Fals
         (wrapped(OperationalError, PgError("canceled", "57014")), StoreUnavailable, faults.NO_ANSWER),
         (wrapped(OperationalError, PgError("deadlock", "40P01")), WritesCollided, None),
         (wrapped(OperationalError, PgError("could not serialize", "40001")), WritesCollided, None),
-        # The rest of class 40 is no collision of two writers: still a retry-shortly 503.
-        (wrapped(OperationalError, PgError("completion unknown", "40003")), Overloaded, None),
+        # The rest of class 40 is no collision of two writers: a retry-shortly 503, and where
+        # the statement may have been carried out, one that says so.
+        (wrapped(OperationalError, PgError("rollback", "40000")), Overloaded, None),
+        (
+            wrapped(OperationalError, PgError("completion unknown", "40003")),
+            StoreUnavailable,
+            faults.OUTCOME_UNKNOWN,
+        ),
         (wrapped(ProgrammingError, MySqlError(1146, "no table")), StoreNotMigrated, None),
         (wrapped(OperationalError, MySqlError(1213, "deadlock")), WritesCollided, None),
         (wrapped(OperationalError, MySqlError(1040, "too many connections")), StoreUnavailable, faults.LOST),
