@@ -340,15 +340,17 @@ def _export_target(path: str) -> tuple[int, Path]:
         # A device, a FIFO, /dev/stdout: the rename at the end would put a file in its place.
         raise BadFile(f"cannot write {path}: it is not a regular file; for a pipe, export to -")
     destination = Path(path)
+    # The name shortened, so that one near the 255-byte limit still leaves room for the rest.
+    prefix = f".{destination.name[:200]}."
     try:
-        descriptor, name = tempfile.mkstemp(
-            dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"
-        )
+        descriptor, name = tempfile.mkstemp(dir=destination.parent, prefix=prefix, suffix=".partial")
     except OSError as exc:
         raise BadFile(f"cannot write {path}: {exc.strerror or exc}") from None
     # mkstemp's file is the owner's alone: a roll someone kept private stays so, a new one is as
-    # any file this user makes.
-    os.fchmod(descriptor, stat.S_IMODE(found) if found is not None else _new_file_mode())
+    # any file this user makes. The new file is this user's, so set-id bits are not carried over
+    # (cp does not either): another's setuid file would become a setuid file of this user's.
+    mode = stat.S_IMODE(found) & ~(stat.S_ISUID | stat.S_ISGID) if found is not None else _new_file_mode()
+    os.fchmod(descriptor, mode)
     return descriptor, Path(name)
 
 

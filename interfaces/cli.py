@@ -82,10 +82,11 @@ def _database_call(
         stop.listen()
         engine = create_engine(settings)
         try:
-            result = await work(engine)
-            stop.done()  # a signal now would cancel only the closing, and say it had not run
-            return result
+            return await work(engine)
         finally:
+            # Whatever the work's outcome, a signal now would cancel only the closing, and the
+            # status would be the signal's, not the work's.
+            stop.done()
             await engine.dispose()
 
     # The service's own warning of an outage would say again what the one line below says.
@@ -150,9 +151,9 @@ class _Stop:
                 self._listening.append(sig)
 
     def done(self) -> None:
-        """The work has returned. Its signals are ignored from now on, to the process's exit: the
-        loop's closing would give them back their default, which kills (a finished import's
-        status 143, its summary printed)."""
+        """The work has ended, well or not. Its signals are ignored from now on, to the process's
+        exit: the loop's closing would give them back their default, which kills (a finished
+        import's status 143, its summary printed; a failure's status lost)."""
         self.finished = True
         if not self._listening:
             return
@@ -198,10 +199,9 @@ def _with_container(
         container.settings.override(providers.Object(settings))
         await container.init_resources()  # type: ignore[misc]
         try:
-            result = await work(container)
-            stop.done()  # as in _database_call: the closing below is not the work
-            return result
+            return await work(container)
         finally:
+            stop.done()  # as in _database_call: the closing below is not the work
             await container.shutdown_resources()  # type: ignore[misc]
 
     try:

@@ -2,7 +2,8 @@
 imports as it starts: the container, SQLAlchemy, Alembic) takes a moment; a SIGTERM or Ctrl+C in
 it ends the process with one line, not a traceback nor silence. The handler stays until the
 command takes the signals itself (cli._Stop for the commands that work on the database, the
-server's own for ``serve``); a signal the parent ignored stays ignored.
+server's own for ``serve``), and once the command has returned both are ignored to the exit, so
+that the status is the command's; a signal the parent ignored stays ignored.
 """
 
 from __future__ import annotations
@@ -26,4 +27,9 @@ def main() -> int:
             signal.signal(sig, _before_it_began)
     from interfaces.cli import main as command
 
-    return command()
+    status = command()
+    # Said and done: a signal while the interpreter shuts down would only replace the status.
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_IGN)
+    return status

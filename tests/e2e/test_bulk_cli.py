@@ -291,3 +291,22 @@ def test_an_export_to_a_path_through_a_file_blames_the_path(tmp_path: Path) -> N
     assert (
         result.stderr.strip() == f"students: cannot write {tmp_path / 'plain' / 'roll.csv'}: Not a directory"
     )
+
+
+def test_an_export_over_a_setuid_file_does_not_keep_the_set_id_bits(tmp_path: Path) -> None:
+    # Found by attack: the new file, the exporting user's, took over another's setuid bit.
+    env = _environment(tmp_path)
+    target = tmp_path / "roll.csv"
+    target.write_text("old")
+    target.chmod(0o6755)
+    assert students("export", str(target), env=env).returncode == 0
+    assert target.stat().st_mode & 0o7777 == 0o755
+
+
+def test_an_export_to_a_name_near_the_limit_works(tmp_path: Path) -> None:
+    # Found by attack: the temporary file's name, some 18 characters longer, was too long.
+    env = _environment(tmp_path)
+    target = tmp_path / ("b" * 246 + ".csv")
+    result = students("export", str(target), env=env)
+    assert result.returncode == 0, result.stderr
+    assert target.read_text().startswith("id,name,email")

@@ -161,6 +161,8 @@ def test_the_console_script_holds_signals_until_the_command_takes_them(
     monkeypatch.setattr(cli, "main", command)
     try:
         assert entry.main() == 0
+        # Returned: to the exit, a signal would only replace the status.
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
