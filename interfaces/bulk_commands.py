@@ -148,9 +148,10 @@ def _source(path: str) -> tuple[_Source, int | None]:
     """The source ``path`` names, and its size when it has one. A regular file is opened here
     once, so that a missing or unreadable one is a bad argument at once, not a failed import."""
     if path == "-":
-        if sys.stdin is None:
-            raise BadFile("cannot read standard input: it is closed")
-        descriptor = sys.stdin.fileno()
+        try:
+            descriptor = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # closed (None), or no descriptor
+            raise BadFile("cannot read standard input: it is closed") from None
         return _Source("standard input", lambda: descriptor, owned=False), None
     try:
         found = os.stat(path)
@@ -328,6 +329,8 @@ def _new_file_mode() -> int:
 def _export_target(path: str) -> tuple[int, Path]:
     """A new file beside ``path`` to write the export into (never one that is there: no link is
     followed), with the mode of the file it will replace, or of any new file."""
+    if not path:
+        raise BadFile("cannot write a file with no name; give one, or - for standard output")
     try:
         found: int | None = os.stat(path).st_mode
     except FileNotFoundError:
@@ -396,8 +399,8 @@ async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str
                 count += len(page)
         put(None)
         if temporary is not None:
-            target.close()
             try:
+                target.close()
                 os.replace(temporary, path)
             except OSError as exc:
                 raise BadFile(f"cannot write {path}: {exc.strerror or exc}", status=1) from None

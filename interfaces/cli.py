@@ -124,8 +124,6 @@ class _Stop:
     A signal the command was started with ignored (a background job of a script) stays ignored.
     """
 
-    _SIGNALS = STOP_SIGNALS
-
     def __init__(self) -> None:
         self.signal: signal.Signals | None = None
         self.finished = False
@@ -142,7 +140,7 @@ class _Stop:
     def listen(self) -> None:
         self._task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        for sig in self._SIGNALS:
+        for sig in STOP_SIGNALS:
             if signal.getsignal(sig) == signal.SIG_IGN:
                 continue
             # Not on Windows, nor outside the main thread: the signal then does as it always does.

@@ -97,7 +97,6 @@ class ImportConflict(ApplicationError):
     CROSSED = "another writer's changes crossed this import's and the database undid the import"
 
     def __init__(self, cause: str = TAKEN, *, revising: bool = False) -> None:
-        self.cause = cause
         advice = "run it again to see which" if cause == self.TAKEN and not revising else "run it again"
         super().__init__(f"{cause}; nothing was imported; {advice}")
 

@@ -264,13 +264,20 @@ def test_an_export_never_puts_a_file_in_place_of_a_fifo_or_a_device(tmp_path: Pa
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
-def test_an_export_to_a_closed_standard_output_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "line"),
+    [
+        ("export - >&-", "students: cannot write standard output: it is closed"),
+        ("import - <&-", "students: cannot read standard input: it is closed"),
+    ],
+)
+def test_a_closed_standard_stream_is_one_line(tmp_path: Path, command: str, line: str) -> None:
     env = _environment(tmp_path)
     result = subprocess.run(
-        ["sh", "-c", f"'{STUDENTS}' export - >&-"], env=env, capture_output=True, text=True, timeout=60
+        ["sh", "-c", f"'{STUDENTS}' {command}"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "students: cannot write standard output: it is closed"
+    assert result.stderr.strip() == line
 
 
 @pytest.mark.parametrize(
@@ -312,3 +319,13 @@ def test_an_export_to_a_name_near_the_limit_works(tmp_path: Path) -> None:
     result = students("export", str(target), env=env)
     assert result.returncode == 0, result.stderr
     assert target.read_text().startswith("id,name,email")
+
+
+def test_an_export_to_an_empty_name_is_a_bad_argument(tmp_path: Path) -> None:
+    # Found in the last read of the change: status 1, "cannot write : No such file or directory".
+    env = _environment(tmp_path)
+    result = students("export", "", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "students: cannot write a file with no name; give one, or - for standard output"
+    )
