@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import NamedTuple, Protocol, Self
 from uuid import UUID
 
 from application.events import NO_HANDLERS, EventBus
@@ -25,6 +25,10 @@ class Clock(Protocol):
 
 class IdGenerator(Protocol):
     def new_id(self) -> UUID: ...
+
+    def new_ids(self, count: int) -> list[UUID]:
+        """``count`` new ids at once (a bulk import's), as ``new_id`` would make them one by one."""
+        ...
 
 
 class StudentRepository(ABC):
@@ -115,10 +119,10 @@ class StudentRepository(ABC):
     async def _remove(self, student_id: UUID, *, expected_version: int | None) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StagedStudent:
+class StagedStudent(NamedTuple):
     """A row of an import that passed the domain's rules: the student it registers, and the line
-    of the file it came from (so that a clash can name it)."""
+    of the file it came from (so that a clash can name it). A named tuple: an import makes one
+    per row."""
 
     line: int
     student: Student

@@ -120,6 +120,10 @@ def _not_utf8(values: dict[str, str]) -> tuple[FieldError, ...]:
     )
 
 
+class _LineByLine(Exception):
+    """What the csv module read of a chunk may not be what reading it line by line gives."""
+
+
 class CsvReader(RowReader):
     def __init__(self) -> None:
         super().__init__()
@@ -132,6 +136,56 @@ class CsvReader(RowReader):
         self._quotes = 0
 
     def _lines(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
+        # The header, and a record that goes on from the chunk before, a line at a time.
+        rows: list[ImportRow] = []
+        start = 0
+        while start < len(lines) and (self._columns is None or self._record):
+            rows += self._line_by_line(lines[start : start + 1], not_utf8=not_utf8)
+            start += 1
+        lines = lines[start:]
+        return rows + self._records(lines, not_utf8=not_utf8) if lines else rows
+
+    def _records(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
+        # Most chunks of a file: the header is read, no record is open, every line is short and
+        # the quotes pair up, so the chunk ends where a record does. The csv module then reads
+        # the lines as they are, in one go, and counts them (line_num): what _line_by_line does,
+        # less the Python it takes per line. What could make the two differ is read again line by
+        # line, the reference: a CSV error, a long record, and a quote inside a value (where the
+        # quotes of the lines no longer tell where a record ends, as _line_by_line has them tell).
+        text = "\n".join(lines)
+        if text.count('"') % 2 or max(map(len, lines)) > MAX_LINE_CHARACTERS:
+            return self._line_by_line(lines, not_utf8=not_utf8)
+        try:
+            rows = self._block(text, lines, not_utf8=not_utf8)
+        except (csv.Error, _LineByLine):
+            return self._line_by_line(lines, not_utf8=not_utf8)
+        self._line += len(lines)
+        return rows
+
+    def _block(self, text: str, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
+        """The rows of ``lines`` (``text``, joined), whole records that start after ``self._line``."""
+        rows: list[ImportRow] = []
+        # Lines end at "\n" only, and keep it (a quoted line break is part of its field).
+        parsed = csv.reader(io.StringIO(text + "\n", newline="\n"), strict=True)
+        plain = self._columns == tuple(range(len(FIELDS))) and self._width == len(FIELDS) and not not_utf8
+        quoted = '"' in text
+        done = 0  # lines read before this record
+        for fields in parsed:
+            line, taken, done = self._line + done + 1, done, parsed.line_num
+            if done - taken > 1 and sum(map(len, lines[taken:done])) > MAX_LINE_CHARACTERS:
+                raise _LineByLine  # a quoted field over many lines, which may be one never closed
+            if len(fields) == len(FIELDS) and plain:
+                name, email, department, cgpa = fields
+                if quoted and ('"' in name or '"' in email or '"' in department or '"' in cgpa):
+                    raise _LineByLine
+                rows.append(ImportRow(line, name, email, department, cgpa))
+            elif quoted and any('"' in value for value in fields):
+                raise _LineByLine
+            elif fields and fields != [""]:  # not a blank line
+                rows.append(self._row(line, fields, not_utf8=not_utf8))
+        return rows
+
+    def _line_by_line(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
         records: list[tuple[int, str]] = []
         for line in lines:
             self._line += 1

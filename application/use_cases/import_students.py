@@ -23,7 +23,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Protocol
+from typing import ClassVar, NamedTuple, Protocol
+from uuid import UUID
 
 from application.errors import ApplicationError, IdempotencyKeyInFlight, IdempotencyKeyReused, WritesCollided
 from application.idempotency import IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, fingerprint
@@ -44,11 +45,11 @@ class OnConflict(StrEnum):
     UPDATE = "update"
 
 
-@dataclass(frozen=True, slots=True)
-class ImportRow:
+class ImportRow(NamedTuple):
     """One row as a file states it, before any rule is applied. ``problems``: what made the row
     unreadable as a student at all (a wrong number of fields, a line that is not JSON); such a
-    row is an error whatever its values."""
+    row is an error whatever its values. A named tuple: a reader makes one per line of a file,
+    at a quarter of the cost of a frozen dataclass."""
 
     line: int
     name: object = None
@@ -331,7 +332,11 @@ class ImportStudents:
     ) -> AsyncIterator[list[StagedStudent]]:
         """The rows that pass the domain's rules, in batches; the others are counted as errors."""
         batch: list[StagedStudent] = []
-        new_id = self._ids.new_id
+        # Ids are made _YIELD_EVERY at a time (a quarter of the cost of one by one), and taken
+        # from the end of the list, which is why it is reversed: a row's id is the one after the
+        # row before's, as the primary key's index likes them.
+        ids: list[UUID] = []
+        register = Student.register
         async for row in rows:
             checked.read(row)
             if checked.rows % _YIELD_EVERY == 0:
@@ -341,9 +346,12 @@ class ImportStudents:
             if row.problems:
                 checked.reject(row.line, row.problems)
                 continue
+            if not ids:
+                ids = self._ids.new_ids(_YIELD_EVERY)
+                ids.reverse()
             try:
-                student = Student.register(
-                    id=new_id(),
+                student = register(
+                    id=ids[-1],
                     name=row.name,  # type: ignore[arg-type]  # the domain judges what it is given
                     email=row.email,  # type: ignore[arg-type]
                     department=row.department,  # type: ignore[arg-type]
@@ -353,6 +361,7 @@ class ImportStudents:
             except InvalidStudentData as exc:
                 checked.reject(row.line, exc.errors)
                 continue
+            ids.pop()
             # The import records one event for all it stores (StudentImport), not one per row.
             student.events.clear()
             batch.append(StagedStudent(row.line, student))

@@ -28,3 +28,6 @@ class SequentialIds:
     def new_id(self) -> UUID:
         self.count += 1
         return UUID(int=(0x7 << 76) | (0b10 << 62) | self.count)
+
+    def new_ids(self, count: int) -> list[UUID]:
+        return [self.new_id() for _ in range(count)]

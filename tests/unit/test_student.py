@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import pickle
 import select
 import signal
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -185,6 +186,19 @@ def test_uuid7_ids_are_version_7_and_time_ordered() -> None:
     assert all(i.version == 7 for i in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_ids_made_many_at_once_are_the_ids_made_one_by_one() -> None:
+    generator = UuidV7Generator()
+    ids = [generator.new_id(), *generator.new_ids(5000), generator.new_id(), *generator.new_ids(3)]
+    assert generator.new_ids(0) == []
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    for made in ids[:3] + ids[-5:]:
+        # What the uuid module itself makes of the same value, in every way a caller sees.
+        same = UUID(str(made))
+        assert (made, hash(made), made.version, made.variant) == (same, hash(same), 7, same.variant)
+        assert pickle.loads(pickle.dumps(made)) == same
 
 
 def test_a_forked_child_makes_ids_of_its_own() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from application.use_cases.import_students import ImportRow, UnreadableFile
@@ -58,3 +60,49 @@ def test_what_makes_the_rest_of_a_file_unreadable_says_where_and_why(
         _read(data, chunk=1 << 20)
     assert unreadable.value.line == line
     assert reason in unreadable.value.reason
+
+
+_AWKWARD = (
+    b"\xef\xbb\xbfemail,name,cgpa,department\r\n"
+    b'a@x.org,"Lovelace, Ada",9,CS\r\n'
+    b"\r\n"
+    b'b@x.org,"Two\nlines ""quoted""",8,CS\n'
+    b'c@x.org,Bad"Quo"te,7,CS\n'
+    b"d@x.org,Short,7\n"
+    b'e@x.org,"Open\n\nfor three lines",6,MATH\n'
+    b"f@x.org,Not \xff UTF-8,5,CS\n"
+    b"\n"
+    b'g@x.org,"",4,CS\n'
+    b"h@x.org,Stray\rreturn,3,CS\n"
+    b"i@x.org,Last,2,CS"
+)
+# One record of 70 lines of 1,000 characters: longer than a line may be, so never closed.
+_LONG = b'name,email,department,cgpa\nA,a@x.org,CS,8\n"' + (b"x" * 1000 + b"\n") * 70 + b'",b@x.org,CS,8\n'
+# Quotes inside unquoted values, which the csv module takes as they are, while line by line the
+# first opens a record that the second closes.
+_STRAY = (
+    b'name,email,department,cgpa\nOne"Quote,a@x.org,CS,8\nAnother"One,b@x.org,CS,7\n'
+    + b"P,c@x.org,CS,6\n" * 5
+)
+_PLAIN = b"name,email,department,cgpa\n" + b"".join(
+    f'"Student, {n}",s{n}@x.org,CS,{n % 10}\n'.encode() for n in range(200)
+)
+
+
+def _outcome(read: Callable[[], list[ImportRow]]) -> list[ImportRow] | tuple[int, str]:
+    try:
+        return read()
+    except UnreadableFile as unreadable:
+        return unreadable.line, unreadable.reason
+
+
+@pytest.mark.parametrize("data", [_AWKWARD, _LONG, _STRAY, _PLAIN], ids=["awkward", "long", "stray", "plain"])
+@pytest.mark.parametrize("chunk", [1, 2, 5, 17, 64, 1 << 20])
+def test_rows_read_a_chunk_at_a_time_are_the_rows_read_line_by_line(data: bytes, chunk: int) -> None:
+    # A chunk whose lines are whole records is read by the csv module in one go; the careful way,
+    # line by line, is the reference (the reader for it is told to take no other).
+    careful = reader_for(CSV)
+    careful._records = careful._line_by_line  # type: ignore[attr-defined]
+    expected = _outcome(lambda: careful.feed(data) + careful.close())
+    assert expected == (3, "a quoted field is never closed") if data is _LONG else len(expected) > 5
+    assert _outcome(lambda: _read(data, chunk=chunk)) == expected

@@ -27,6 +27,19 @@ def test_each_ascii_character_is_judged_as_its_unicode_category_says(ch: str) ->
     assert text.fold(ch) == ch.casefold()
 
 
+@pytest.mark.parametrize("ch", ASCII, ids=[f"U+{ord(c):04X}" for c in ASCII])
+def test_a_plain_name_is_one_every_rule_of_a_name_passes(ch: str) -> None:
+    for value in (ch, f"a{ch}", f"{ch}a", f"a{ch}a", f"{ch}{ch}"):
+        every_rule = (
+            text.unprintable_reason(value) is None
+            and not text.looks_blank(value)
+            and text.has_letter(value)
+            and not text.starts_with_mark(value)
+        )
+        assert text.plainly_a_name(value) == every_rule, value
+    assert not text.plainly_a_name("Zoë")  # not ASCII: the rules are asked one by one
+
+
 def test_text_beyond_ascii_takes_the_unicode_rules() -> None:
     assert text.trim("\u3000Zoë\u00a0") == "Zoë"
     assert text.unprintable_reason("Zoë\u200b") is not None
