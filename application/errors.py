@@ -30,6 +30,16 @@ class IdempotencyKeyReused(ApplicationError):
         super().__init__("this Idempotency-Key was used for a request with a different body")
 
 
+class ExclusiveImportUnavailable(ApplicationError):
+    """The store cannot drop and build indexes inside a transaction it can still roll back."""
+
+    def __init__(self, store: str) -> None:
+        super().__init__(
+            f"an exclusive import needs PostgreSQL or SQLite; {store} commits at every change of an "
+            "index, so a failed import could not be undone whole"
+        )
+
+
 class Overloaded(ApplicationError):
     """The store cannot take more work right now; the same request may well succeed shortly."""
 

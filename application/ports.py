@@ -92,12 +92,18 @@ class StudentRepository(ABC):
             self._take_events(loaded)
 
     @abstractmethod
-    def importing(self, *, revising: bool = False) -> StudentImport:
+    def importing(self, *, revising: bool = False, exclusive: bool = False) -> StudentImport:
         """A new import into this repository's transaction (see :class:`StudentImport`).
 
         ``revising``: a staged row whose email a stored student has revises that student
         (:meth:`StudentImport.stored_matches`). Without it every such row is a clash, so the
-        adapter may store each row as it stages it and look for clashes only once one was seen."""
+        adapter may store each row as it stages it and look for clashes only once one was seen.
+
+        ``exclusive``: the import may take the students table for itself until the unit of work
+        ends (other transactions wait to read or write it) and keep the indexes that are not
+        unique only once the rows are in, building them again, which costs less than keeping
+        them row by row. Raises ExclusiveImportUnavailable where the store cannot do so and
+        still undo the import whole."""
 
     @abstractmethod
     async def find_page(self, query: StudentQuery) -> list[Student]:

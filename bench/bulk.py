@@ -3,7 +3,8 @@
 Writes one CSV of ``BENCH_BULK_ROWS`` students (1,000,000 by default) and measures, each as a
 process of its own, with its wall time and peak memory (``wait4``'s ``ru_maxrss``):
 
-- on PostgreSQL, side by side: ``students import`` into a freshly migrated database; ``psql \\copy``
+- on PostgreSQL, side by side: ``students import`` into a freshly migrated database, with and
+  without ``--exclusive`` (the indexes that are not unique built after the rows); ``psql \\copy``
   of the same file into a bare table of its four columns with a unique email index (the floor the
   issue names); and ``psql \\copy`` of the same students, with every column the service stores, into
   a table shaped like ``students`` (its indexes), which is what the database itself takes for
@@ -190,11 +191,21 @@ def main() -> int:
         bad_line = _line(f"PostgreSQL: import, bad row at line {BAD_LINE:,}", ROWS, run, note)
         _psql("postgres", f"DROP DATABASE IF EXISTS {failed}", "CHECKPOINT")
 
+        # --exclusive first, into a database of its own, which is then dropped.
+        env = _fresh("postgresql", failed, directory)
+        _psql("postgres", "CHECKPOINT")
+        run = _run([STUDENTS, "import", "--exclusive", str(source)], env)
+        if run.status != 0:
+            raise SystemExit(f"bench: the exclusive import failed: {run.err[-500:]}")
+        exclusive_line = _line("PostgreSQL: `students import --exclusive`", ROWS, run)
+        exclusive = run.seconds
+        _psql("postgres", f"DROP DATABASE IF EXISTS {failed}", "CHECKPOINT")
+
         env = _fresh("postgresql", database, directory)
         run = _run([STUDENTS, "import", str(source)], env)
         if run.status != 0:
             raise SystemExit(f"bench: the import failed: {run.err[-500:]}")
-        lines += [_line("PostgreSQL: `students import`", ROWS, run), bad_line]
+        lines += [_line("PostgreSQL: `students import`", ROWS, run), exclusive_line, bad_line]
         service = run.seconds
         _psql(
             database,
@@ -232,6 +243,11 @@ def main() -> int:
 
         other, _ = _write_files(directory, OTHER_ROWS)
         for backend in ("sqlite", "mariadb"):
+            if backend == "sqlite":
+                env = _fresh(backend, f"{database}_exclusive", directory)
+                run = _run([STUDENTS, "import", "--exclusive", str(other)], env)
+                what = "sqlite: `students import --exclusive`"
+                lines.append(_line(what, OTHER_ROWS, run, f"status {run.status}"))
             env = _fresh(backend, database, directory)
             run = _run([STUDENTS, "import", str(other)], env)
             lines.append(_line(f"{backend}: `students import`", OTHER_ROWS, run, f"status {run.status}"))
@@ -247,6 +263,9 @@ def main() -> int:
         f"(the issue asks 0.5x); against `psql \\copy` into a table with the students table's "
         f"indexes: {schema / service:.2f}x; against the same with the indexes that are not unique "
         f"built after the rows: {rebuilt / service:.2f}x.",
+        f"- `--exclusive` against `psql \\copy` into the bare table: {floor / exclusive:.2f}x; against "
+        f"the same with the students table's indexes: {schema / exclusive:.2f}x; against those indexes "
+        f"built after the rows: {rebuilt / exclusive:.2f}x.",
         "- CPU s: user and system CPU of that process alone (the database's own is not in it).",
     ]
     write_report(lines, "bulk")

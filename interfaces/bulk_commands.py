@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from application.errors import Overloaded
+from application.errors import ExclusiveImportUnavailable, Overloaded
 from application.use_cases.import_students import (
     ImportConflict,
     ImportRejected,
@@ -249,6 +249,7 @@ async def run_import(
     out: IO[str],
     err: IO[str],
     stopping: Stopping | None = None,
+    exclusive: bool = False,
 ) -> int:
     """Import ``path``; 0 when it was imported (or, ``dry_run``, would be), 1 when it was not,
     and the shell's status for a signal that stopped it (``stopping``), having said which."""
@@ -269,6 +270,7 @@ async def run_import(
             on_conflict=OnConflict(on_conflict),
             dry_run=dry_run,
             on_phase=on_phase,
+            exclusive=exclusive,
         )
         status = 1
         try:
@@ -284,6 +286,9 @@ async def run_import(
             )
         except UnreadableFile as exc:
             lines.append(f"students: {path}:{exc.line}: {exc.reason}; nothing was imported")
+        except ExclusiveImportUnavailable as exc:
+            lines.append(f"students: {exc}; import without --exclusive")
+            status = 2
         except (ImportConflict, Overloaded) as exc:
             # Another writer got there first (or the database was too busy): a retry may do.
             lines.append(f"students: {exc}")

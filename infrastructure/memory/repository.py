@@ -48,8 +48,9 @@ class InMemoryStudentRepository(StudentRepository):
         student = self._email_holder(email)
         return replace(student) if student is not None else None
 
-    def importing(self, *, revising: bool = False) -> StudentImport:
-        return InMemoryStudentImport(self)  # one way for both: it checks everything in memory
+    def importing(self, *, revising: bool = False, exclusive: bool = False) -> StudentImport:
+        # One way for all: it checks everything in memory, and has no indexes to set aside.
+        return InMemoryStudentImport(self)
 
     async def find_page(self, query: StudentQuery) -> list[Student]:
         order = query.order

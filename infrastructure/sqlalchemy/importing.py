@@ -20,6 +20,16 @@ revision, not a clash), and then come the revisions, one
 UPDATE per row at the version read (the rows are locked first), and the rows still to store (their
 email was taken and is free again) by one ``INSERT ... SELECT``.
 
+An exclusive import (PostgreSQL and SQLite) first sets aside the students table's indexes that
+are not unique: it reads their definitions from the catalogue, as the database states them, and
+drops them, inside the transaction; the rows go in with only the primary key and the unique email
+index to keep, and the indexes are built again from their definitions, each in one go (a sort,
+where keeping it took a descent of the tree per row), before the unit of work commits. A failed
+import rolls the drops back with the rest. PostgreSQL locks the table against every other
+transaction first (ACCESS EXCLUSIVE: readers wait too); on SQLite the import's write transaction
+excludes other writers already, and readers keep seeing the table as it was, indexes and all.
+MariaDB/MySQL commit at every change of an index, so they refuse an exclusive import.
+
 PostgreSQL and SQLite undo the temporary table with the transaction; MariaDB/MySQL keep it for
 the connection's life, so it is dropped explicitly (``DROP TEMPORARY TABLE``, which, unlike a
 plain DROP TABLE there, does not commit) before each import and after it.
@@ -34,9 +44,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable, DropTable
 
+from application.errors import ExclusiveImportUnavailable
 from application.ports import EmailClash, StagedStudent, StudentImport
 from domain.errors import EmailAlreadyRegistered
 from domain.student import Student
@@ -173,6 +185,45 @@ _REVISE = (
 )
 
 
+# The students table's indexes that are not unique, nor the primary key, nor a constraint's:
+# (name, the statement that makes it again), as the database states them. Written in Core where
+# the driver path runs it (PostgreSQL, driver.py), which takes no text.
+_pg_index = sa.table(
+    "pg_index",
+    sa.column("indexrelid"),
+    sa.column("indrelid"),
+    sa.column("indisunique", sa.Boolean()),
+    sa.column("indisprimary", sa.Boolean()),
+    schema="pg_catalog",
+)
+_pg_constraint = sa.table("pg_constraint", sa.column("conindid"), schema="pg_catalog")
+_index_name = sa.cast(sa.cast(_pg_index.c.indexrelid, REGCLASS), sa.Text())
+_SET_ASIDE: dict[str, sa.Executable] = {
+    "postgresql": sa.select(_index_name, sa.func.pg_get_indexdef(_pg_index.c.indexrelid, type_=sa.Text()))
+    .where(
+        _pg_index.c.indrelid == sa.cast(sa.bindparam("table", type_=sa.Text()), REGCLASS),
+        ~_pg_index.c.indisunique,
+        ~_pg_index.c.indisprimary,
+        ~sa.exists().where(_pg_constraint.c.conindid == _pg_index.c.indexrelid),
+    )
+    .order_by(_index_name),
+    "sqlite": sa.text(
+        "SELECT '\"' || replace(l.name, '\"', '\"\"') || '\"', m.sql FROM pragma_index_list(:table) AS l "
+        "JOIN sqlite_master AS m ON m.type = 'index' AND m.name = l.name "
+        "WHERE l.\"unique\" = 0 AND l.origin = 'c' ORDER BY 1"
+    ),
+}
+
+
+def _as_written(statement: str) -> sa.DDL:
+    """A statement the catalogue gave, run as it is (DDL would take a % for a placeholder). DDL,
+    not text: the driver path runs schema statements, which take no values, and no text."""
+    return sa.DDL(statement.replace("%", "%%"))  # type: ignore[no-untyped-call]  # SQLAlchemy's own
+
+
+_LOCK_EXCLUSIVE = _as_written(f"LOCK TABLE {students.name} IN ACCESS EXCLUSIVE MODE")
+
+
 def _staged_values(row: StagedStudent) -> tuple[Any, ...]:
     """A row as the staging table's columns take it, in their order (checked below)."""
     student = row.student
@@ -192,10 +243,17 @@ if _STAGED_COLUMNS != ("email", "line", "id", "name", "name_folded", "department
 
 
 class SqlAlchemyStudentImport(StudentImport):
-    def __init__(self, session: Statements, events: list[Any], *, revising: bool = False) -> None:
+    def __init__(
+        self, session: Statements, events: list[Any], *, revising: bool = False, exclusive: bool = False
+    ) -> None:
         super().__init__(events)
         self._session = session
         self._mysql = session.dialect_name in _MYSQL
+        if exclusive and session.dialect_name not in _SET_ASIDE:
+            raise ExclusiveImportUnavailable("MariaDB/MySQL" if self._mysql else session.dialect_name)
+        self._exclusive = exclusive
+        # (name, definition) of each index an exclusive import dropped, to build again.
+        self._set_aside: list[tuple[str, str]] = []
         self._revising = revising
         self._created = False
         self._staged = 0
@@ -213,11 +271,27 @@ class SqlAlchemyStudentImport(StudentImport):
             await self._drop()  # one an earlier import on this connection could not drop
         await self._session.execute(_CREATE[self._revising])
         self._created = True
+        if self._exclusive:
+            await self._set_indexes_aside()
         # Closed as the loop ends, however it ends: the reader task stops then, not at some later
         # garbage collection (which, past the event loop's end, reports it as destroyed pending).
         async with contextlib.aclosing(_read_ahead(batches)) as ahead:
             async for batch in ahead:
                 await self._stage_batch(batch)
+
+    async def _set_indexes_aside(self) -> None:
+        dialect = self._session.dialect_name
+        if dialect == "postgresql":
+            await self._session.execute(_LOCK_EXCLUSIVE)
+        found = await self._session.execute(_SET_ASIDE[dialect], {"table": students.name})
+        self._set_aside = [(name, definition) for name, definition in found.all()]
+        for name, _ in self._set_aside:
+            await self._session.execute(_as_written(f"DROP INDEX {name}"))
+
+    async def _build_set_aside(self) -> None:
+        while self._set_aside:
+            _, definition = self._set_aside.pop(0)
+            await self._session.execute(_as_written(definition))
 
     async def _stage_batch(self, batch: Sequence[StagedStudent]) -> None:
         self._staged += len(batch)
@@ -320,6 +394,11 @@ class SqlAlchemyStudentImport(StudentImport):
         return (await self._session.execute(_NEW_COUNT, {})).scalar() or 0
 
     async def _insert_new(self, now: datetime) -> int:
+        inserted = await self._insert_rest(now)
+        await self._build_set_aside()
+        return inserted
+
+    async def _insert_rest(self, now: datetime) -> int:
         if self._all_stored:
             return self._registered
         try:

@@ -73,8 +73,8 @@ class SqlAlchemyStudentRepository(StudentRepository):
         self._session = session
         self._row_values_compare = session.dialect_name not in ("mysql", "mariadb")
 
-    def importing(self, *, revising: bool = False) -> StudentImport:
-        return SqlAlchemyStudentImport(self._session, self.events, revising=revising)
+    def importing(self, *, revising: bool = False, exclusive: bool = False) -> StudentImport:
+        return SqlAlchemyStudentImport(self._session, self.events, revising=revising, exclusive=exclusive)
 
     async def _add(self, student: Student) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -14,7 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.databases import throw_away_database
 from tests.support.server import STUDENTS, server_environment, students
 
 GOOD = (
@@ -329,3 +334,79 @@ def test_an_export_to_an_empty_name_is_a_bad_argument(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "students: cannot write a file with no name; give one, or - for standard output"
     )
+
+
+def test_an_exclusive_import_on_sqlite_imports_as_any_other(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    source = tmp_path / "intake.csv"
+    source.write_text(GOOD)
+    result = students("import", "--exclusive", str(source), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"imported 2 rows from {source}: 2 created")
+
+
+async def test_an_exclusive_import_on_mariadb_is_refused_in_one_line_with_status_2(tmp_path: Path) -> None:
+    async with throw_away_database("mariadb") as database:
+        env = server_environment(DATABASE_URL=database.url, LOG_LEVEL="WARNING")
+        assert (await asyncio.to_thread(students, "migrate", env=env)).returncode == 0
+        source = tmp_path / "intake.csv"
+        source.write_text(GOOD)
+        result = await asyncio.to_thread(students, "import", "--exclusive", str(source), env=env)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines()[-1] == (
+            "students: an exclusive import needs PostgreSQL or SQLite; MariaDB/MySQL commits at every "
+            "change of an index, so a failed import could not be undone whole; import without --exclusive"
+        )
+        assert "Traceback" not in result.stderr
+        plain = await asyncio.to_thread(students, "import", str(source), env=env)
+        assert plain.returncode == 0, plain.stderr
+
+
+@pytest.mark.slow
+async def test_an_exclusive_import_on_postgresql_holds_the_table_and_gives_it_back_with_its_indexes() -> None:
+    async with throw_away_database("postgres") as database:
+        env = server_environment(DATABASE_URL=database.url, LOG_LEVEL="WARNING")
+        assert (await asyncio.to_thread(students, "migrate", env=env)).returncode == 0
+        engine = create_async_engine(database.url)
+        try:
+            indexes = sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'students' ORDER BY 1")
+            async with engine.connect() as connection:
+                before = (await connection.execute(indexes)).scalars().all()
+            importing = await asyncio.create_subprocess_exec(
+                STUDENTS,
+                "import",
+                "--exclusive",
+                "-",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
+            assert importing.stdin is not None
+            importing.stdin.write(GOOD.encode())
+            await importing.stdin.drain()
+            # The file is still open: the import holds the table, and a reader waits for it.
+            held = sa.text(
+                "SELECT count(*) FROM pg_locks WHERE relation = CAST('students' AS regclass) "
+                "AND mode = 'AccessExclusiveLock' AND granted"
+            )
+            async with engine.connect() as connection:
+                for _ in range(100):
+                    if (await connection.execute(held)).scalar():
+                        break
+                    await connection.rollback()
+                    await asyncio.sleep(0.1)
+                else:
+                    pytest.fail("the import never took the table")
+                await connection.rollback()
+                await connection.execute(sa.text("SET lock_timeout = '300ms'"))
+                with pytest.raises(DBAPIError, match="lock timeout"):
+                    await connection.execute(sa.text("SELECT count(*) FROM students"))
+            importing.stdin.close()
+            _, err = await asyncio.wait_for(importing.communicate(), timeout=60)
+            assert importing.returncode == 0, err
+            async with engine.connect() as connection:
+                assert (await connection.execute(indexes)).scalars().all() == before
+                assert (await connection.execute(sa.text("SELECT count(*) FROM students"))).scalar() == 2
+        finally:
+            await engine.dispose()

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from application.errors import IdempotencyKeyInFlight, Overloaded
+from application.errors import ExclusiveImportUnavailable, IdempotencyKeyInFlight, Overloaded
 from application.events import EventBus
 from application.idempotency import IdempotencyKey
 from application.listing import StudentQuery
@@ -29,6 +31,7 @@ from application.use_cases.import_students import (
     RowError,
     UnreadableFile,
 )
+from application.use_cases.list_students import ListStudents, ListStudentsRequest
 from domain.errors import EmailAlreadyRegistered
 from domain.events import DomainEvent, StudentsImported
 from domain.ids import UuidV7Generator
@@ -431,3 +434,48 @@ async def test_an_email_registered_between_the_check_and_the_store_fails_the_imp
         with pytest.raises(EmailAlreadyRegistered):
             await staged.insert_new(now=now)
     assert [s.email for s in await _all(uow_factory)] == ["held@example.org"]
+
+
+async def _indexes(engine: AsyncEngine | None) -> list[tuple[str, tuple[str | None, ...], bool]]:
+    """The students table's indexes as the database describes them: name, columns, unique."""
+    if engine is None:
+        return []
+    async with engine.connect() as connection:
+        found = await connection.run_sync(lambda sync: sa.inspect(sync).get_indexes("students"))
+    return sorted((index["name"] or "", tuple(index["column_names"]), index["unique"]) for index in found)
+
+
+async def test_an_exclusive_import_builds_the_indexes_again_as_they_were(
+    uow_factory: UowFactory, backend: str, engine: AsyncEngine | None
+) -> None:
+    before = await _indexes(engine)
+    if backend == "mariadb":
+        # It commits at every change of an index: a failed import could not be undone whole.
+        with pytest.raises(ExclusiveImportUnavailable, match="needs PostgreSQL or SQLite"):
+            await _import(uow_factory, _csv(10), exclusive=True)
+        assert await _all(uow_factory) == []
+        return
+    summary = await _import(uow_factory, _csv(2500), exclusive=True)
+    assert summary == ImportSummary(rows=2500, created=2500, updated=0, unchanged=0)
+    assert await _indexes(engine) == before
+    assert len(before) >= 4 or engine is None  # the keyset orders' indexes were there to set aside
+    by_name = await ListStudents(uow_factory()).execute(ListStudentsRequest(limit=2, sort="-name"))
+    assert [s.name for s in by_name.items] == ["Student 999", "Student 998"]
+    # Revising through an exclusive import, and a second one on a table that is not empty.
+    again = await _import(uow_factory, _csv(3, start=2499), exclusive=True, on_conflict=OnConflict.UPDATE)
+    assert (again.created, again.unchanged) == (2, 1)
+    assert await _indexes(engine) == before
+
+
+async def test_an_exclusive_import_that_fails_leaves_the_table_and_its_indexes_as_they_were(
+    uow_factory: UowFactory, backend: str, engine: AsyncEngine | None
+) -> None:
+    await _store(uow_factory, a_student(email="kept@example.org"))
+    before = await _indexes(engine)
+    lines = _csv(3000).splitlines(keepends=True)
+    lines[2000] = "Bad,not-an-email,CS,7\n"
+    failure = ExclusiveImportUnavailable if backend == "mariadb" else ImportRejected
+    with pytest.raises(failure):
+        await _import(uow_factory, "".join(lines), exclusive=True)
+    assert await _indexes(engine) == before
+    assert [s.email for s in await _all(uow_factory)] == ["kept@example.org"]
