@@ -78,23 +78,34 @@ class RowReader:
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
         self._pending = ""
         self._line = 0  # lines of the file handed on so far
+        # The file's first bytes, until there are two to tell a UTF-16 byte order mark by.
+        self._head: bytes | None = b""
 
     @property
     def lines_read(self) -> int:
         return self._line
 
     def feed(self, data: bytes) -> list[ImportRow]:
-        if self._line == 0 and not self._pending and data.startswith(_UTF16_MARKS):
-            raise UnreadableFile(1, "the file is UTF-16; save it as UTF-8")
+        if self._head is not None:
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return []
+            self._head = None
+            if data.startswith(_UTF16_MARKS):
+                raise UnreadableFile(1, "the file is UTF-16; save it as UTF-8")
         text = self._pending + self._decoder.decode(data)
         lines = text.split("\n")
         self._pending = lines.pop()
+        rows = self._lines(lines, not_utf8=_NOT_UTF8.search(text) is not None)
+        # After the lines before it are counted: the unfinished one is the next.
         if len(self._pending) > MAX_LINE_CHARACTERS:
             raise UnreadableFile(self._line + 1, f"a line is longer than {MAX_LINE_CHARACTERS} characters")
-        return self._lines(lines, not_utf8=_NOT_UTF8.search(text) is not None)
+        return rows
 
     def close(self) -> list[ImportRow]:
-        rest = self._pending + self._decoder.decode(b"", final=True)
+        rest = self._pending + self._decoder.decode(self._head or b"", final=True)
+        self._head = None
         self._pending = ""
         rows = self._lines([rest], not_utf8=_NOT_UTF8.search(rest) is not None) if rest else []
         return rows + self._end()
@@ -136,6 +147,8 @@ class CsvReader(RowReader):
         self._quotes = 0
 
     def _lines(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
+        # A record that goes on from the chunk before may hold bytes that were not UTF-8 there.
+        not_utf8 = not_utf8 or bool(self._record)
         # The header, and a record that goes on from the chunk before, a line at a time.
         rows: list[ImportRow] = []
         start = 0
@@ -214,10 +227,12 @@ class CsvReader(RowReader):
 
     def _rows(self, records: list[tuple[int, str]], *, not_utf8: bool) -> list[ImportRow]:
         rows: list[ImportRow] = []
-        parsed = csv.reader((text for _, text in records), strict=True)
-        for line, _ in records:
+        for line, text in records:
             try:
-                fields = next(parsed)
+                # A reader of its own per record: where the csv module does not end a record
+                # where its quotes pair up (a quote inside a value, then one opening a field),
+                # it must not read on into the next record's line.
+                fields = next(csv.reader((text,), strict=True))
             except csv.Error as exc:
                 if self._columns is None:
                     raise UnreadableFile(line, _header_unreadable(str(exc))) from None

@@ -187,16 +187,27 @@ _REVISE = (
 
 # The students table's indexes that are not unique, nor the primary key, nor a constraint's:
 # (name, the statement that makes it again), as the database states them. Written in Core where
-# the driver path runs it (PostgreSQL, driver.py), which takes no text.
+# the driver path runs it (PostgreSQL, driver.py), which takes no text. On PostgreSQL an index
+# its definition does not say everything of stays as it is, kept row by row: one with a comment,
+# a statistics target, a tablespace of its own, the table's CLUSTER mark, or not valid (built
+# again, each would come back without).
 _pg_index = sa.table(
     "pg_index",
     sa.column("indexrelid"),
     sa.column("indrelid"),
     sa.column("indisunique", sa.Boolean()),
     sa.column("indisprimary", sa.Boolean()),
+    sa.column("indisclustered", sa.Boolean()),
+    sa.column("indisvalid", sa.Boolean()),
     schema="pg_catalog",
 )
 _pg_constraint = sa.table("pg_constraint", sa.column("conindid"), schema="pg_catalog")
+_pg_class = sa.table("pg_class", sa.column("oid"), sa.column("reltablespace"), schema="pg_catalog")
+_pg_attribute = sa.table(
+    "pg_attribute", sa.column("attrelid"), sa.column("attstattarget", sa.Integer()), schema="pg_catalog"
+)
+# Constants written into the statement: the driver path binds no value a statement holds itself.
+_ZERO = sa.literal_column("0", sa.Integer())
 _index_name = sa.cast(sa.cast(_pg_index.c.indexrelid, REGCLASS), sa.Text())
 _SET_ASIDE: dict[str, sa.Executable] = {
     "postgresql": sa.select(_index_name, sa.func.pg_get_indexdef(_pg_index.c.indexrelid, type_=sa.Text()))
@@ -205,6 +216,14 @@ _SET_ASIDE: dict[str, sa.Executable] = {
         ~_pg_index.c.indisunique,
         ~_pg_index.c.indisprimary,
         ~sa.exists().where(_pg_constraint.c.conindid == _pg_index.c.indexrelid),
+        ~_pg_index.c.indisclustered,
+        _pg_index.c.indisvalid,
+        sa.func.obj_description(_pg_index.c.indexrelid, sa.literal_column("'pg_class'")).is_(None),
+        sa.exists().where(_pg_class.c.oid == _pg_index.c.indexrelid, _pg_class.c.reltablespace == _ZERO),
+        # -1 until PostgreSQL 17, NULL from it: the default.
+        ~sa.exists().where(
+            _pg_attribute.c.attrelid == _pg_index.c.indexrelid, _pg_attribute.c.attstattarget >= _ZERO
+        ),
     )
     .order_by(_index_name),
     "sqlite": sa.text(

@@ -479,3 +479,48 @@ async def test_an_exclusive_import_that_fails_leaves_the_table_and_its_indexes_a
         await _import(uow_factory, "".join(lines), exclusive=True)
     assert await _indexes(engine) == before
     assert [s.email for s in await _all(uow_factory)] == ["kept@example.org"]
+
+
+_DRESSED = {
+    # Found by attack: each of these came back without its dress when built again.
+    "postgres": [
+        'CREATE INDEX "plain %s ""idx""" ON students (lower(email)) WHERE cgpa > 5',
+        "CREATE INDEX ix_commented ON students (department, cgpa)",
+        "COMMENT ON INDEX ix_commented IS 'kept for the registrar'",
+        "CREATE INDEX ix_counted ON students ((lower(name)))",
+        "ALTER INDEX ix_counted ALTER COLUMN 1 SET STATISTICS 500",
+        "CLUSTER students USING ix_students_name_id",
+    ],
+    "sqlite": ['CREATE INDEX "plain %s ""idx""" ON students (lower(email)) WHERE cgpa > 5'],
+}
+_DRESS = {
+    "postgres": sa.text(
+        "SELECT i.relname, pg_get_indexdef(i.oid), obj_description(i.oid, 'pg_class'), "
+        "x.indisclustered, (SELECT max(attstattarget) FROM pg_attribute WHERE attrelid = i.oid) "
+        "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = 'students'::regclass ORDER BY 1"
+    ),
+    "sqlite": sa.text("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'students' ORDER BY 1"),
+}
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"], indirect=True)
+async def test_an_exclusive_import_keeps_an_index_a_dba_made_and_all_they_said_of_it(
+    uow_factory: UowFactory, backend: str, engine: AsyncEngine
+) -> None:
+    async with engine.begin() as connection:
+        for statement in _DRESSED[backend]:
+            await connection.execute(sa.text(statement))
+    try:
+        async with engine.connect() as connection:
+            before = (await connection.execute(_DRESS[backend])).all()
+        await _import(uow_factory, _csv(500), exclusive=True)
+        async with engine.connect() as connection:
+            assert (await connection.execute(_DRESS[backend])).all() == before
+        assert len(await _all(uow_factory)) == 500
+    finally:
+        async with engine.begin() as connection:
+            if backend == "postgres":
+                await connection.execute(sa.text("ALTER TABLE students SET WITHOUT CLUSTER"))
+            for name in ('"plain %s ""idx"""', "ix_commented", "ix_counted"):
+                await connection.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))

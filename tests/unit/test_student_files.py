@@ -106,3 +106,34 @@ def test_rows_read_a_chunk_at_a_time_are_the_rows_read_line_by_line(data: bytes,
     expected = _outcome(lambda: careful.feed(data) + careful.close())
     assert expected == (3, "a quoted field is never closed") if data is _LONG else len(expected) > 5
     assert _outcome(lambda: _read(data, chunk=chunk)) == expected
+
+
+def test_a_quote_in_a_value_then_one_that_opens_a_field_is_an_error_of_that_row() -> None:
+    # Found by attack: the quotes of the line pair up, but the csv module takes the first as a
+    # character and the second as an opening one, and read on into the next line's record.
+    data = b'name,email,department,cgpa\nA,a"b,"x,8\nB,b@x.org,CS,7\n'
+    for chunk in (1, 5, 1 << 20):
+        rows = _read(data, chunk=chunk)
+        assert rows[0].line == 2
+        assert rows[0].problems == (FieldError("row", "is not valid CSV: unexpected end of data"),)
+        assert (rows[1].line, rows[1].name) == (3, "B")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 20])
+def test_a_utf16_file_is_told_whatever_the_chunks(chunk: int) -> None:
+    with pytest.raises(UnreadableFile, match="UTF-16"):
+        _read("name,email,department,cgpa\n".encode("utf-16"), chunk=chunk)
+
+
+def test_a_line_too_long_at_the_end_is_named_by_its_own_number() -> None:
+    data = b"name,email,department,cgpa\nA,a@x.org,CS,8\nB,b@x.org,CS,8\nC," + b"x" * 70_000 + b",CS,8"
+    for chunk in (4096, 1 << 20):
+        with pytest.raises(UnreadableFile) as unreadable:
+            _read(data, chunk=chunk)
+        assert unreadable.value.line == 4
+
+
+def test_bytes_that_are_not_utf8_are_found_in_a_record_split_between_chunks() -> None:
+    reader = reader_for(CSV)
+    rows = reader.feed(b'name,email,department,cgpa\n"A\xffda,x\n') + reader.feed(b'y",a@u.org,CS,9\n')
+    assert rows == [ImportRow(2, problems=(FieldError("name", "is not valid UTF-8"),))]
