@@ -163,6 +163,11 @@ class StudentImport(ABC):
         """Stage every row of ``batches``, as they come (the fastest way the store has)."""
         await self._stage(batches)
 
+    def give_up_storing(self) -> None:  # noqa: B027  # optional: for adapters that store early
+        """Some row is wrong, so the import will be refused: the rows staged from now on need
+        only be found clashing or not, never stored. An adapter that stores as it stages may
+        stop (the import then fails sooner); what every method answers stays the same."""
+
     async def clashes(self, *, with_stored: bool, limit: int) -> tuple[list[EmailClash], int]:
         """The staged rows whose email an earlier staged row has and, ``with_stored``, those whose
         email a stored student has: the first ``limit`` in line order, and how many in all."""

@@ -254,7 +254,7 @@ class ImportStudents:
         async with self._uow as uow:
             staged = uow.students.importing(revising=update, exclusive=command.exclusive)
             try:
-                await staged.stage(self._batches(command.rows, checked, now))
+                await staged.stage(self._batches(command.rows, checked, now, staged.give_up_storing))
                 phase("checking")
                 clashes, clash_count = await staged.clashes(with_stored=not update, limit=self._max_errors)
                 if checked.total_errors or clash_count:
@@ -339,9 +339,14 @@ class ImportStudents:
             await uow.idempotency.take_over(record, previous_created_at=earlier.created_at)
 
     async def _batches(
-        self, rows: AsyncIterable[ImportRow], checked: _Checked, now: datetime
+        self,
+        rows: AsyncIterable[ImportRow],
+        checked: _Checked,
+        now: datetime,
+        refused: Callable[[], None] = lambda: None,
     ) -> AsyncIterator[list[StagedStudent]]:
-        """The rows that pass the domain's rules, in batches; the others are counted as errors."""
+        """The rows that pass the domain's rules, in batches; the others are counted as errors,
+        and the first of them is told to ``refused``: the import will not be stored."""
         batch: list[StagedStudent] = []
         # Ids are made _YIELD_EVERY at a time (a quarter of the cost of one by one), and taken
         # from the end of the list, which is why it is reversed: a row's id is the one after the
@@ -355,6 +360,8 @@ class ImportStudents:
                 # for the batch before, other requests of the server) every few milliseconds.
                 await asyncio.sleep(0)
             if row.problems:
+                if not checked.total_errors:
+                    refused()
                 checked.reject(row.line, row.problems)
                 continue
             if not ids:
@@ -370,6 +377,8 @@ class ImportStudents:
                     now=now,
                 )
             except InvalidStudentData as exc:
+                if not checked.total_errors:
+                    refused()
                 checked.reject(row.line, exc.errors)
                 continue
             ids.pop()

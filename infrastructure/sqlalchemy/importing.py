@@ -8,17 +8,18 @@ commit, and a rejected import rolls them back. The next batch is read and checke
 task of its own), so the database's slowest work, the students table's indexes, runs while this
 process does its own.
 
-An import that only registers (no ``revising``) stores every row of a batch whose email nobody
-has, and counts: while each batch is stored whole, no email was there twice nor taken, so there is
-nothing to check at the end. Once a batch is not (a repeat inside it, seen before it is sent, or a
-row the students table already had the email of), it stores no more and only stages, and the end
-looks for the clashes in SQL: repeated emails by a window over the staged rows, taken ones by a
-join on the unique email index that leaves out the students the import stored itself. An import
-that revises keeps the staged rows keyed by (email, line): a batch stores the rows whose email
-no student has nor an earlier line; at the end only repeats are looked for (a taken email is a
-revision, not a clash), and then come the revisions, one
-UPDATE per row at the version read (the rows are locked first), and the rows still to store (their
-email was taken and is free again) by one ``INSERT ... SELECT``.
+Once a row is known to be wrong (``give_up_storing``: the import will be refused), batches are
+only staged, as after a clash. An import that only registers (no ``revising``) stores every row of
+a batch whose email nobody has, and counts: while each batch is stored whole, no email was there
+twice nor taken, so there is nothing to check at the end. Once a batch is not (a repeat inside it,
+seen before it is sent, or a row the students table already had the email of), it stores no more
+and only stages, and the end looks for the clashes in SQL: repeated emails by a window over the
+staged rows, taken ones by a join on the unique email index that leaves out the students the
+import stored itself. An import that revises keeps the staged rows keyed by (email, line): a batch
+stores the rows whose email no student has nor an earlier line; at the end only repeats are looked
+for (a taken email is a revision, not a clash), and then come the revisions, one UPDATE per row at
+the version read (the rows are locked first), and the rows still to store (their email was taken
+and is free again) by one ``INSERT ... SELECT``.
 
 An exclusive import (PostgreSQL and SQLite) first sets aside the students table's indexes that
 are not unique: it reads their definitions from the catalogue, as the database states them, and
@@ -281,6 +282,12 @@ class SqlAlchemyStudentImport(StudentImport):
         self._matched = 0
         # Without revisions: every staged row so far is stored too, so nothing clashed yet.
         self._all_stored = not revising
+        # Until a row is known to be wrong (give_up_storing), batches are stored as they come.
+        self._storing = True
+
+    def give_up_storing(self) -> None:
+        # As after a batch that did not go in whole: staged only, and the end looks in SQL.
+        self._storing = self._all_stored = False
 
     async def _drop(self) -> None:
         await self._session.execute(_DROP_MYSQL if self._mysql else _DROP)
@@ -323,6 +330,8 @@ class SqlAlchemyStudentImport(StudentImport):
                 chunk = batch[start : start + _INSERT_BATCH]
                 values = [dict(zip(_STAGED_COLUMNS, _staged_values(row), strict=True)) for row in chunk]
                 await self._session.execute(_INSERT_STAGED, values)
+        if not self._storing:
+            return
         if self._revising:
             self._registered += await self._register(_REGISTER_BATCH, batch)
         elif self._all_stored:
@@ -333,7 +342,8 @@ class SqlAlchemyStudentImport(StudentImport):
                 return
             stored = await self._register(_STORE_BATCH_MYSQL if self._mysql else _STORE_BATCH, batch)
             self._registered += stored
-            self._all_stored = stored == len(batch)
+            # give_up_storing may have come in the meantime (from the task reading ahead).
+            self._all_stored = self._all_stored and stored == len(batch)
 
     async def _register(self, statement: sa.Insert, batch: Sequence[StagedStudent]) -> int:
         registered_at = batch[0].student.created_at

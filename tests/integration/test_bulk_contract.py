@@ -156,6 +156,31 @@ async def test_an_email_repeated_batches_apart_is_found_after_the_rows_before_it
     assert await _all(uow_factory) == []
 
 
+@pytest.mark.parametrize("on_conflict", [OnConflict.ERROR, OnConflict.UPDATE])
+async def test_the_clashes_after_a_bad_row_are_named_though_nothing_after_it_is_stored(
+    uow_factory: UowFactory, on_conflict: OnConflict
+) -> None:
+    # A wrong row dooms the import, so the rows after it are only staged, never stored: the
+    # clashes among them, and with the rows stored before it, are found all the same.
+    await _store(uow_factory, a_student(email="held@example.org"))
+    lines = _csv(4000).splitlines(keepends=True)
+    lines[1500] = "Bad,not-an-email,CS,7\n"
+    lines[2600] = "Repeat,s10@example.org,CS,7.00\n"  # a line stored before the bad row
+    lines[3700] = "Again,s3000@example.org,CS,7.00\n"  # a line staged after it
+    lines[3800] = "Held,held@example.org,CS,7.00\n"
+    with pytest.raises(ImportRejected) as rejected:
+        await _import(uow_factory, "".join(lines), on_conflict=on_conflict)
+    expected = [
+        RowError(1501, "email", "must be a valid email address"),
+        RowError(2601, "email", "is also on line 12"),
+        RowError(3701, "email", "is also on line 3002"),
+    ]
+    if on_conflict is OnConflict.ERROR:
+        expected.append(RowError(3801, "email", "is already registered"))
+    assert list(rejected.value.errors) == expected
+    assert [s.email for s in await _all(uow_factory)] == ["held@example.org"]
+
+
 async def test_every_clash_is_named_however_far_into_the_file_the_first_one_was(
     uow_factory: UowFactory,
 ) -> None:
