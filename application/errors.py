@@ -33,10 +33,10 @@ class IdempotencyKeyReused(ApplicationError):
 class ExclusiveImportUnavailable(ApplicationError):
     """The store cannot drop and build indexes inside a transaction it can still roll back."""
 
-    def __init__(self, store: str) -> None:
+    def __init__(self, store: str, why: str = "commits at every change of an index") -> None:
         super().__init__(
-            f"an exclusive import needs PostgreSQL or SQLite; {store} commits at every change of an "
-            "index, so a failed import could not be undone whole"
+            f"an exclusive import needs PostgreSQL or SQLite; {store} {why}, so a failed import "
+            "could not be undone whole"
         )
 
 

@@ -60,7 +60,7 @@ def check_printable(text: str) -> str:
 def normalise_name(value: object) -> str:
     """The name in NFC, trimmed; printable, not blank, with a letter (the rules of domain/text.py)."""
     name = trim(nfc(_text(value)))
-    if plainly_a_name(name) and len(name) <= NAME_MAX_LENGTH:
+    if len(name) <= NAME_MAX_LENGTH and plainly_a_name(name):
         return name
     if len(name) > NAME_MAX_LENGTH:
         raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")

@@ -38,8 +38,10 @@ _ASCII_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 _ASCII_VISIBLE = re.compile(r"[!-~]")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 # All of a name's rules on ASCII text at once: printable characters only, one of them a letter
-# (so not blank); ASCII has no marks. One match in place of four (see plainly_a_name).
-_ASCII_NAME = re.compile(r"[ -~]*[A-Za-z][ -~]*")
+# (so not blank); ASCII has no marks (see plainly_a_name). Two scans, each linear: one pattern
+# with the letter inside ("[ -~]*[A-Za-z][ -~]*") tries every letter again when the text fails
+# near its end, quadratic in its length.
+_ASCII_PRINTABLE = re.compile(r"[ -~]*")
 
 # Beyond ASCII, the rules judge each character by its category, one at a time, in Python: some
 # 70 ns a character. A name's characters are mostly ones other names had, so each rule keeps
@@ -132,7 +134,11 @@ def has_letter(text: str) -> bool:
 def plainly_a_name(text: str) -> bool:
     """``text`` is ASCII and passes every rule a name's text obeys: printable, not blank, with a
     letter, not starting with a mark. False says only that the rules must be asked one by one."""
-    return text.isascii() and _ASCII_NAME.fullmatch(text) is not None
+    return (
+        text.isascii()
+        and _ASCII_PRINTABLE.fullmatch(text) is not None
+        and _ASCII_LETTER.search(text) is not None
+    )
 
 
 def starts_with_mark(text: str) -> bool:

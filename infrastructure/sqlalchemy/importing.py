@@ -270,7 +270,9 @@ class SqlAlchemyStudentImport(StudentImport):
         self._session = session
         self._mysql = session.dialect_name in _MYSQL
         if exclusive and session.dialect_name not in _SET_ASIDE:
-            raise ExclusiveImportUnavailable("MariaDB/MySQL" if self._mysql else session.dialect_name)
+            if self._mysql:
+                raise ExclusiveImportUnavailable("MariaDB/MySQL")
+            raise ExclusiveImportUnavailable(session.dialect_name, "is not known to drop indexes inside one")
         self._exclusive = exclusive
         # (name, definition) of each index an exclusive import dropped, to build again.
         self._set_aside: list[tuple[str, str]] = []

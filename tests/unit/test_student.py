@@ -235,3 +235,12 @@ def test_a_child_forked_while_another_thread_makes_an_id_can_make_its_own() -> N
     made = os.read(read, 16) if answered else b""
     os.close(read)
     assert len(made) == 16, "the child made no id within 10 s"
+
+
+def test_a_long_name_is_refused_for_its_length_before_any_other_rule_reads_it() -> None:
+    # Found by review: the one-pattern ASCII shortcut, asked first, took 20 s over 64,000
+    # letters and a control character (it tried every letter again); one CSV row stalled the
+    # server. The length is asked first now, and the shortcut scans the text twice, linearly.
+    with pytest.raises(InvalidStudentData) as excinfo:
+        register(name="a" * 64_000 + "\x01")
+    assert field_errors(excinfo) == {"name": "must be at most 100 characters"}

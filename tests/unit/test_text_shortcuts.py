@@ -85,3 +85,9 @@ def test_a_joiner_is_never_kept_as_printable() -> None:
     assert text.unprintable_reason("a\u200db") is None  # between two others, it passes...
     assert text.unprintable_reason("é\u200d") is not None  # ...and is never kept as passing
     assert "\u200d" not in text._printable
+
+
+def test_a_plain_name_is_judged_by_two_scans_not_by_one_pattern_that_backtracks() -> None:
+    assert text._ASCII_PRINTABLE.pattern == "[ -~]*"  # no letter inside: nothing to try again
+    assert not text.plainly_a_name("a" * 64_000 + "\x01")
+    assert text.plainly_a_name("a" * 64_000)
