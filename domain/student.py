@@ -146,6 +146,19 @@ def _cgpa(value: Decimal | int | str) -> Decimal:
     return abs(cents) if cents.is_zero() else cents
 
 
+def _all_at_once(
+    name: object, email: object, department: object, cgpa: object
+) -> tuple[str, str, str, Decimal]:
+    """Every field's rules, in field order, the first that fails raising its ValueError: for input
+    that is most likely right (StudentChanges.checked reports every failure)."""
+    return (
+        normalise_name(name),
+        normalise_email(email),
+        normalise_department(department),
+        normalise_cgpa(cgpa),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StudentChanges:
     """Checked values for some or all of a student's fields; ``None`` leaves a field as it is."""
@@ -173,14 +186,21 @@ class StudentChanges:
             # Every field given, as in a registration or a bulk import's row: most such input is
             # right, and is checked in one go. Wrong input is checked again, rule by rule, below.
             try:
-                return cls(
-                    normalise_name(name),
-                    normalise_email(email),
-                    normalise_department(department),
-                    normalise_cgpa(cgpa),
-                )
+                return cls(*_all_at_once(name, email, department, cgpa))
             except ValueError:
                 pass
+        return cls._rule_by_rule(name=name, email=email, department=department, cgpa=cgpa, required=required)
+
+    @classmethod
+    def _rule_by_rule(
+        cls,
+        *,
+        name: str | None,
+        email: str | None,
+        department: str | None,
+        cgpa: CgpaInput | None,
+        required: bool,
+    ) -> StudentChanges:
         errors: list[FieldError] = []
 
         def run(field: str, rule: Callable[[Any], T], value: object) -> T | None:
@@ -246,25 +266,19 @@ class Student:
     ) -> Student:
         try:
             # Most registrations are right, and are checked in one go, with no StudentChanges
-            # made on the way (a bulk import makes a million); wrong ones are checked again by
-            # StudentChanges.checked, which reports every field that is wrong.
-            values = (
-                normalise_name(name),
-                normalise_email(email),
-                normalise_department(department),
-                normalise_cgpa(cgpa),
+            # made on the way (a bulk import makes a million); a wrong one is checked again rule
+            # by rule, which reports every field that is wrong.
+            checked_name, checked_email, checked_department, checked_cgpa = _all_at_once(
+                name, email, department, cgpa
             )
         except ValueError:
-            checked = StudentChanges.checked(
+            checked = StudentChanges._rule_by_rule(
                 name=name, email=email, department=department, cgpa=cgpa, required=True
             )
-            values = (
-                _present(checked.name),
-                _present(checked.email),
-                _present(checked.department),
-                _present(checked.cgpa),
-            )
-        student = cls(id, *values, now, now, 1)
+            checked_name, checked_email = _present(checked.name), _present(checked.email)
+            checked_department, checked_cgpa = _present(checked.department), _present(checked.cgpa)
+        # Positional, in the order of the fields, as a row loaded from the store is made.
+        student = cls(id, checked_name, checked_email, checked_department, checked_cgpa, now, now, 1)
         student.events.append(StudentRegistered(id))
         return student
 
