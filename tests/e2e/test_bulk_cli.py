@@ -410,3 +410,54 @@ async def test_an_exclusive_import_on_postgresql_holds_the_table_and_gives_it_ba
                 assert (await connection.execute(sa.text("SELECT count(*) FROM students"))).scalar() == 2
         finally:
             await engine.dispose()
+
+
+@pytest.mark.slow
+async def test_an_exclusive_import_whose_connection_is_cut_leaves_the_table_and_its_indexes() -> None:
+    async with throw_away_database("postgres") as database:
+        env = server_environment(DATABASE_URL=database.url, LOG_LEVEL="WARNING")
+        assert (await asyncio.to_thread(students, "migrate", env=env)).returncode == 0
+        engine = create_async_engine(database.url, isolation_level="AUTOCOMMIT")
+        try:
+            indexes = sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'students' ORDER BY 1")
+            async with engine.connect() as connection:
+                before = (await connection.execute(indexes)).scalars().all()
+            importing = await asyncio.create_subprocess_exec(
+                STUDENTS,
+                "import",
+                "--exclusive",
+                "-",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
+            assert importing.stdin is not None
+            importing.stdin.write(GOOD.encode())
+            await importing.stdin.drain()
+            # The database drops the import's connection while it holds the table (its own
+            # database's backend only: the shared server goes on).
+            cut = sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE granted "
+                "AND relation = CAST('students' AS regclass) AND mode = 'AccessExclusiveLock'"
+            )
+            async with engine.connect() as connection:
+                for _ in range(100):
+                    if (await connection.execute(cut)).all():
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    pytest.fail("the import never took the table")
+            importing.stdin.write(b"Alan Turing,alan@example.org,CS,9\n")
+            importing.stdin.close()
+            _, err = await asyncio.wait_for(importing.communicate(), timeout=60)
+            assert importing.returncode == 1, err
+            assert "Traceback" not in err.decode()
+            last = err.decode().strip().splitlines()[-1]
+            assert last.startswith("students: cannot import into "), err
+            assert "the connection to the database was lost; retry shortly" in last
+            async with engine.connect() as connection:
+                assert (await connection.execute(indexes)).scalars().all() == before
+                assert (await connection.execute(sa.text("SELECT count(*) FROM students"))).scalar() == 0
+        finally:
+            await engine.dispose()
