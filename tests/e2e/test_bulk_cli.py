@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from tests.support.databases import throw_away_database
 from tests.support.server import STUDENTS, server_environment, students
@@ -362,6 +362,39 @@ async def test_an_exclusive_import_on_mariadb_is_refused_in_one_line_with_status
         assert plain.returncode == 0, plain.stderr
 
 
+async def _exclusive_import_of_good_rows_left_open(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``students import --exclusive -`` with GOOD written to it and its standard input still open."""
+    importing = await asyncio.create_subprocess_exec(
+        STUDENTS,
+        "import",
+        "--exclusive",
+        "-",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert importing.stdin is not None
+    importing.stdin.write(GOOD.encode())
+    await importing.stdin.drain()
+    return importing
+
+
+async def _until_the_table_is_held(connection: AsyncConnection, then: str) -> None:
+    """Wait for the import to hold students ACCESS EXCLUSIVE; ``then``: what to select of the
+    lock's holder (its pid), once it does."""
+    held = sa.text(
+        f"SELECT {then} FROM pg_locks WHERE granted "
+        "AND relation = CAST('students' AS regclass) AND mode = 'AccessExclusiveLock'"
+    )
+    for _ in range(100):
+        if [row for row in (await connection.execute(held)).all() if row[0]]:
+            return
+        await connection.rollback()
+        await asyncio.sleep(0.1)
+    pytest.fail("the import never took the table")
+
+
 @pytest.mark.slow
 async def test_an_exclusive_import_on_postgresql_holds_the_table_and_gives_it_back_with_its_indexes() -> None:
     async with throw_away_database("postgres") as database:
@@ -372,32 +405,11 @@ async def test_an_exclusive_import_on_postgresql_holds_the_table_and_gives_it_ba
             indexes = sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'students' ORDER BY 1")
             async with engine.connect() as connection:
                 before = (await connection.execute(indexes)).scalars().all()
-            importing = await asyncio.create_subprocess_exec(
-                STUDENTS,
-                "import",
-                "--exclusive",
-                "-",
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-            )
+            importing = await _exclusive_import_of_good_rows_left_open(env)
             assert importing.stdin is not None
-            importing.stdin.write(GOOD.encode())
-            await importing.stdin.drain()
             # The file is still open: the import holds the table, and a reader waits for it.
-            held = sa.text(
-                "SELECT count(*) FROM pg_locks WHERE relation = CAST('students' AS regclass) "
-                "AND mode = 'AccessExclusiveLock' AND granted"
-            )
             async with engine.connect() as connection:
-                for _ in range(100):
-                    if (await connection.execute(held)).scalar():
-                        break
-                    await connection.rollback()
-                    await asyncio.sleep(0.1)
-                else:
-                    pytest.fail("the import never took the table")
+                await _until_the_table_is_held(connection, "count(*)")
                 await connection.rollback()
                 await connection.execute(sa.text("SET lock_timeout = '300ms'"))
                 with pytest.raises(DBAPIError, match="lock timeout"):
@@ -422,32 +434,12 @@ async def test_an_exclusive_import_whose_connection_is_cut_leaves_the_table_and_
             indexes = sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'students' ORDER BY 1")
             async with engine.connect() as connection:
                 before = (await connection.execute(indexes)).scalars().all()
-            importing = await asyncio.create_subprocess_exec(
-                STUDENTS,
-                "import",
-                "--exclusive",
-                "-",
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-            )
+            importing = await _exclusive_import_of_good_rows_left_open(env)
             assert importing.stdin is not None
-            importing.stdin.write(GOOD.encode())
-            await importing.stdin.drain()
             # The database drops the import's connection while it holds the table (its own
             # database's backend only: the shared server goes on).
-            cut = sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE granted "
-                "AND relation = CAST('students' AS regclass) AND mode = 'AccessExclusiveLock'"
-            )
             async with engine.connect() as connection:
-                for _ in range(100):
-                    if (await connection.execute(cut)).all():
-                        break
-                    await asyncio.sleep(0.1)
-                else:
-                    pytest.fail("the import never took the table")
+                await _until_the_table_is_held(connection, "pg_terminate_backend(pid)")
             importing.stdin.write(b"Alan Turing,alan@example.org,CS,9\n")
             importing.stdin.close()
             _, err = await asyncio.wait_for(importing.communicate(), timeout=60)
