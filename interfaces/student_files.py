@@ -76,7 +76,11 @@ class RowReader:
     def __init__(self) -> None:
         # "utf-8-sig" drops a byte order mark at the start, and only there.
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
-        self._pending = ""
+        # The unfinished line, in the pieces it came in: joined only once a line break ends it,
+        # so that a long line sent a few bytes at a time costs its length, not its length squared.
+        self._pending: list[str] = []
+        self._pending_length = 0
+        self._pending_not_utf8 = False
         self._line = 0  # lines of the file handed on so far
         # The file's first bytes, until there are two to tell a UTF-16 byte order mark by.
         self._head: bytes | None = b""
@@ -94,19 +98,34 @@ class RowReader:
             self._head = None
             if data.startswith(_UTF16_MARKS):
                 raise UnreadableFile(1, "the file is UTF-16; save it as UTF-8")
-        text = self._pending + self._decoder.decode(data)
+        text = self._decoder.decode(data)
+        not_utf8 = _NOT_UTF8.search(text) is not None
+        if "\n" not in text:
+            self._hold(text, not_utf8=not_utf8)
+            return []
         lines = text.split("\n")
-        self._pending = lines.pop()
-        rows = self._lines(lines, not_utf8=_NOT_UTF8.search(text) is not None)
-        # After the lines before it are counted: the unfinished one is the next.
-        if len(self._pending) > MAX_LINE_CHARACTERS:
-            raise UnreadableFile(self._line + 1, f"a line is longer than {MAX_LINE_CHARACTERS} characters")
+        lines[0] = "".join([*self._pending, lines[0]])
+        not_utf8 = not_utf8 or self._pending_not_utf8
+        self._pending, self._pending_length, self._pending_not_utf8 = [], 0, False
+        unfinished = lines.pop()
+        rows = self._lines(lines, not_utf8=not_utf8)
+        self._hold(unfinished, not_utf8=_NOT_UTF8.search(unfinished) is not None)
         return rows
 
+    def _hold(self, text: str, *, not_utf8: bool) -> None:
+        """Keep ``text`` as more of the unfinished line (after the lines before it are counted:
+        the unfinished one is the next)."""
+        if text:
+            self._pending.append(text)
+            self._pending_length += len(text)
+            self._pending_not_utf8 = self._pending_not_utf8 or not_utf8
+        if self._pending_length > MAX_LINE_CHARACTERS:
+            raise UnreadableFile(self._line + 1, f"a line is longer than {MAX_LINE_CHARACTERS} characters")
+
     def close(self) -> list[ImportRow]:
-        rest = self._pending + self._decoder.decode(self._head or b"", final=True)
+        rest = "".join(self._pending) + self._decoder.decode(self._head or b"", final=True)
         self._head = None
-        self._pending = ""
+        self._pending, self._pending_length, self._pending_not_utf8 = [], 0, False
         rows = self._lines([rest], not_utf8=_NOT_UTF8.search(rest) is not None) if rest else []
         return rows + self._end()
 
@@ -144,6 +163,7 @@ class CsvReader(RowReader):
         # An unfinished record: a quoted field that goes on past a line break.
         self._record: list[str] = []
         self._record_line = 0
+        self._record_length = 0  # characters in self._record, kept as it grows, never summed
         self._quotes = 0
 
     def _lines(self, lines: list[str], *, not_utf8: bool) -> list[ImportRow]:
@@ -207,12 +227,13 @@ class CsvReader(RowReader):
             if not self._record:
                 self._record_line = self._line
             self._record.append(line)
+            self._record_length += len(line)
             # A line break ends the record where the quotes seen so far pair up ('""' is one).
             self._quotes += line.count('"')
             if self._quotes % 2 == 0:
                 records.append((self._record_line, "\n".join(self._record) + "\n"))
-                self._record, self._quotes = [], 0
-            elif sum(len(part) for part in self._record) > MAX_LINE_CHARACTERS:
+                self._record, self._record_length, self._quotes = [], 0, 0
+            elif self._record_length > MAX_LINE_CHARACTERS:
                 raise UnreadableFile(self._record_line, "a quoted field is never closed")
         return self._rows(records, not_utf8=not_utf8)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import pytest
 
 from application.use_cases.import_students import ImportRow, UnreadableFile
 from domain.errors import FieldError
+from interfaces import student_files
 from interfaces.student_files import CSV, MAX_LINE_CHARACTERS, NDJSON, reader_for, shown
 
 
@@ -137,3 +142,68 @@ def test_bytes_that_are_not_utf8_are_found_in_a_record_split_between_chunks() ->
     reader = reader_for(CSV)
     rows = reader.feed(b'name,email,department,cgpa\n"A\xffda,x\n') + reader.feed(b'y",a@u.org,CS,9\n')
     assert rows == [ImportRow(2, problems=(FieldError("name", "is not valid UTF-8"),))]
+
+
+class _Scanned:
+    """Stands in for the reader's not-UTF-8 pattern and counts the characters it is given."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self._pattern = pattern
+        self.characters = 0
+
+    def search(self, text: str) -> re.Match[str] | None:
+        self.characters += len(text)
+        return self._pattern.search(text)
+
+
+def _characters_scanned(monkeypatch: pytest.MonkeyPatch, data: bytes, chunk: int) -> int:
+    scanned = _Scanned(student_files._NOT_UTF8)
+    with monkeypatch.context() as patch:
+        patch.setattr(student_files, "_NOT_UTF8", scanned)
+        assert [row.email for row in _read(data, chunk=chunk)] == ["a@x.org"]
+    return scanned.characters
+
+
+def _lines_run(data: bytes, chunk: int) -> int:
+    """Lines of student_files.py run to read ``data``: the reader's work in Python."""
+    run = 0
+
+    def trace(frame: FrameType, event: str, _: object) -> Any:
+        nonlocal run
+        if frame.f_code.co_filename != student_files.__file__:
+            return None
+        if event == "line":
+            run += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        rows = _read(data, chunk=chunk)
+    finally:
+        sys.settrace(None)
+    assert [row.email for row in rows] == ["a@x.org"]
+    return run
+
+
+def _long_line(characters: int) -> bytes:
+    return b'name,email,department,cgpa\n"' + b"x" * characters + b'",a@x.org,CS,8\n'
+
+
+def _tall_record(lines: int) -> bytes:
+    return b'name,email,department,cgpa\n"' + b"x\n" * lines + b'",a@x.org,CS,8\n'
+
+
+def test_a_long_line_sent_a_byte_at_a_time_is_read_in_work_that_grows_with_its_length(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by attack: the unfinished line was joined to each new byte and searched again whole,
+    # so an upload of 60 KB, a byte at a time, held a server's event loop for ten seconds.
+    half, whole = (_characters_scanned(monkeypatch, _long_line(n), chunk=1) for n in (30_000, 60_000))
+    assert whole < 3 * half
+
+
+def test_a_quoted_field_over_many_lines_is_read_in_work_that_grows_with_its_length() -> None:
+    # Found by attack: each line of an open record summed the lengths of all the lines before it,
+    # and a field of 60,000 line breaks, in chunks of a kilobyte, took over a minute to read.
+    half, whole = (_lines_run(_tall_record(n), chunk=1024) for n in (15_000, 30_000))
+    assert whole < 3 * half
