@@ -155,7 +155,8 @@ def _staging_table(*, by_email: bool) -> sa.Table:
         "student_import_rows",
         sa.MetaData(),
         _staged_column("email"),
-        sa.Column("line", sa.Integer(), nullable=False),
+        # Given by the import, never made up: no sequence (SERIAL, AUTO_INCREMENT) behind it.
+        sa.Column("line", sa.Integer(), nullable=False, autoincrement=False),
         *(_staged_column(name) for name in ("id", "name", "name_folded", "department", "cgpa")),
         *keys,
         prefixes=["TEMPORARY"],
