@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -103,7 +104,10 @@ _AS_STUDENTS = sa.select(
     _ROWS.c.name_folded,
     _ROWS.c.email,
     _ROWS.c.department,
-    _ROWS.c.cgpa,
+    # Hundredths over a decimal constant: exact where the column is (PostgreSQL's numeric,
+    # MariaDB/MySQL's DECIMAL); on SQLite, which keeps the CGPA as a REAL, one correctly rounded
+    # division, which gives the double that the CGPA's own text would.
+    _ROWS.c.cgpa_cents / sa.literal_column("100.0", sa.Numeric()),
     sa.bindparam("created_at", type_=UtcDateTime()),
     sa.bindparam("updated_at", type_=UtcDateTime()),
     sa.literal_column("1", sa.Integer()),
@@ -156,7 +160,7 @@ _AHEAD = 2
 _after_email = sa.bindparam("after_email", type_=_ROWS.c.email.type)
 _after_line = sa.bindparam("after_line", type_=sa.Integer())
 _MATCHES = (
-    sa.select(_ROWS.c.line, _ROWS.c.name, _ROWS.c.department, _ROWS.c.cgpa, *_STUDENT_COLUMNS)
+    sa.select(_ROWS.c.line, _ROWS.c.name, _ROWS.c.department, _ROWS.c.cgpa_cents, *_STUDENT_COLUMNS)
     .select_from(_ROWS)
     .join(students, _held_by_another)
     .order_by(_ROWS.c.email, _ROWS.c.line)
@@ -244,6 +248,15 @@ def _as_written(statement: str) -> sa.DDL:
 _LOCK_EXCLUSIVE = _as_written(f"LOCK TABLE {students.name} IN ACCESS EXCLUSIVE MODE")
 
 
+# Every CGPA a student can have (0.00 to 10.00, two decimals), in hundredths.
+_CENTS = {Decimal(cents).scaleb(-2): cents for cents in range(1001)}
+
+
+def _cents(cgpa: Decimal) -> int:
+    cents = _CENTS.get(cgpa)
+    return int(cgpa.scaleb(2)) if cents is None else cents
+
+
 def _staged_values(row: StagedStudent) -> tuple[Any, ...]:
     """A row as the staging table's columns take it, in their order (checked below)."""
     student = row.student
@@ -254,11 +267,11 @@ def _staged_values(row: StagedStudent) -> tuple[Any, ...]:
         student.name,
         fold(student.name),
         student.department,
-        student.cgpa,
+        _cents(student.cgpa),
     )
 
 
-if _STAGED_COLUMNS != ("email", "line", "id", "name", "name_folded", "department", "cgpa"):
+if _STAGED_COLUMNS != ("email", "line", "id", "name", "name_folded", "department", "cgpa_cents"):
     raise AssertionError("_staged_values no longer matches the columns of student_import_rows")
 
 
@@ -386,14 +399,14 @@ class SqlAlchemyStudentImport(StudentImport):
             parameters |= {"after_email": after.student.email, "after_line": after.line}
         result = await self._session.execute(statement, parameters)
         matches = []
-        for line, name, department, cgpa, *stored in result.all():
+        for line, name, department, cgpa_cents, *stored in result.all():
             student = Student(*stored)
             row = Student(
                 id=student.id,
                 name=name,
                 email=student.email,
                 department=department,
-                cgpa=cgpa,
+                cgpa=Decimal(cgpa_cents).scaleb(-2),
                 created_at=student.created_at,
                 updated_at=student.updated_at,
             )

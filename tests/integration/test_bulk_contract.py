@@ -211,6 +211,28 @@ async def test_a_student_with_a_later_batch_email_is_named_after_the_earlier_bat
     assert await _all(uow_factory) == [existing]
 
 
+_EVERY_CGPA = [Decimal(cents).scaleb(-2) for cents in range(1001)]
+
+
+async def test_every_cgpa_imports_and_revises_as_itself(uow_factory: UowFactory) -> None:
+    # Staged in hundredths: each comes back as the CGPA a single registration stores, to the digit.
+    await _store(
+        uow_factory, *(a_student(email=f"one{i}@example.org", cgpa=c) for i, c in enumerate(_EVERY_CGPA))
+    )
+    one_by_one = [s.cgpa for s in await _all(uow_factory)]
+    assert one_by_one == _EVERY_CGPA
+    rows = "".join(f"Student {i},s{i}@example.org,CS,{c}\n" for i, c in enumerate(_EVERY_CGPA))
+    await _import(uow_factory, HEADER + rows)
+    imported = [s.cgpa for s in await _all(uow_factory)][len(_EVERY_CGPA) :]
+    assert list(map(str, imported)) == list(map(str, one_by_one))
+    # Revised, each to the CGPA the next row down had.
+    rows = "".join(f"Student {i},s{i}@example.org,CS,{c}\n" for i, c in enumerate(reversed(_EVERY_CGPA)))
+    summary = await _import(uow_factory, HEADER + rows, on_conflict=OnConflict.UPDATE)
+    assert (summary.updated, summary.unchanged) == (1000, 1)
+    revised = [s.cgpa for s in await _all(uow_factory)][len(_EVERY_CGPA) :]
+    assert list(map(str, revised)) == list(map(str, reversed(one_by_one)))
+
+
 async def test_on_conflict_update_revises_the_students_the_rows_name_and_counts_what_changed(
     uow_factory: UowFactory,
 ) -> None:
