@@ -63,6 +63,14 @@ def nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
+# No code point decomposes canonically into more than this many (U+1F82 and its kin: a letter
+# and three marks), so NFC makes a text at most this many times shorter, and never changes its
+# spaces: a text whose trimmed length is more than this many times a limit is longer than the
+# limit in NFC too. Worth knowing before normalising: NFC takes time in the square of a run of
+# combining marks (CPython puts them in order one by one). A test holds the bound to unicodedata.
+NFC_SHORTENS_AT_MOST = 4
+
+
 def _is_space(ch: str) -> bool:
     return unicodedata.category(ch) == "Zs"
 

@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -52,10 +53,18 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
+# Characters of a name from the file that an error repeats; the rest is cut to "...". Escaped, each
+# is at most 10 characters (\U0001f600): an error's field stays within the 300 its schema allows.
+_SHOWN_CHARACTERS = 24
+
+
 def shown(name: str) -> str:
     """A name from the file as an error may repeat it: escaped unless plainly printable, so that
-    neither a terminal (an escape sequence) nor a JSON answer (a lone surrogate) takes it raw."""
-    return name if name.isprintable() and not _SURROGATE.search(name) else ascii(name)
+    neither a terminal (an escape sequence) nor a JSON answer (a lone surrogate) takes it raw, and
+    cut short, so that a name of a line's length does not make an error of that length."""
+    cut = name[:_SHOWN_CHARACTERS]
+    text = cut if cut.isprintable() and not _SURROGATE.search(cut) else ascii(cut)
+    return text if cut == name else f"{text}..."
 
 
 class _DuplicateMember(ValueError):
@@ -65,8 +74,9 @@ class _DuplicateMember(ValueError):
 def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document = dict(pairs)
     if len(document) != len(pairs):
-        names = [name for name, _ in pairs]
-        raise _DuplicateMember(next(name for name in names if names.count(name) > 1))
+        # The first name that is given twice; counted once (a line can hold thousands of names).
+        times = Counter(name for name, _ in pairs)
+        raise _DuplicateMember(next(name for name, _ in pairs if times[name] > 1))
     return document
 
 
@@ -205,7 +215,8 @@ class CsvReader(RowReader):
         done = 0  # lines read before this record
         for fields in parsed:
             line, taken, done = self._line + done + 1, done, parsed.line_num
-            if done - taken > 1 and sum(map(len, lines[taken:done])) > MAX_LINE_CHARACTERS:
+            # Its characters with the line breaks between its lines, as _line_by_line counts them.
+            if done - taken > 1 and sum(map(len, lines[taken:done])) + done - taken > MAX_LINE_CHARACTERS:
                 raise _LineByLine  # a quoted field over many lines, which may be one never closed
             if len(fields) == len(FIELDS) and plain:
                 name, email, department, cgpa = fields
@@ -227,7 +238,7 @@ class CsvReader(RowReader):
             if not self._record:
                 self._record_line = self._line
             self._record.append(line)
-            self._record_length += len(line)
+            self._record_length += len(line) + 1  # with its line break: a record of them alone counts
             # A line break ends the record where the quotes seen so far pair up ('""' is one).
             self._quotes += line.count('"')
             if self._quotes % 2 == 0:
@@ -273,8 +284,12 @@ class CsvReader(RowReader):
         expected = f"a CSV file starts with the header {','.join(FIELDS)}"
         unknown = [name for name in names if name not in FIELDS and name not in ASSIGNED]
         if unknown:
-            raise UnreadableFile(line, f"unknown column {unknown[0]!a}; {expected}")
-        repeated = sorted({name for name in names if names.count(name) > 1})
+            column = unknown[0]
+            quoted = ascii(column[:_SHOWN_CHARACTERS]) + ("..." if len(column) > _SHOWN_CHARACTERS else "")
+            raise UnreadableFile(line, f"unknown column {quoted}; {expected}")
+        # Counted once: a header of one line can name thousands of columns.
+        times = Counter(names)
+        repeated = sorted(name for name, count in times.items() if count > 1)
         if repeated:
             raise UnreadableFile(line, f"the column {repeated[0]!a} is named twice")
         missing = [name for name in FIELDS if name not in names]

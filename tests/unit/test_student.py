@@ -6,15 +6,20 @@ import os
 import pickle
 import select
 import signal
+import sys
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
 
+from domain import student as student_module
+from domain import text
 from domain.errors import InvalidStudentData
 from domain.ids import UuidV7Generator
 from domain.student import Student
+from domain.text import NFC_SHORTENS_AT_MOST
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -244,3 +249,41 @@ def test_a_long_name_is_refused_for_its_length_before_any_other_rule_reads_it() 
     with pytest.raises(InvalidStudentData) as excinfo:
         register(name="a" * 64_000 + "\x01")
     assert field_errors(excinfo) == {"name": "must be at most 100 characters"}
+
+
+def test_a_long_run_of_combining_marks_is_refused_for_its_length_without_being_normalised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by attack: NFC puts a run of combining marks in order one by one, and a CSV row of
+    # 65,000 of them (in falling order) took 24 s, the server stalled. Only a text that can still
+    # be a name in NFC is normalised now.
+    normalised: list[int] = []
+    original = text.nfc
+
+    def nfc(text: str) -> str:
+        normalised.append(len(text))
+        return original(text)
+
+    monkeypatch.setattr(student_module, "nfc", nfc)
+    with pytest.raises(InvalidStudentData) as excinfo:
+        register(name="a" + "\u0344" * 32_500 + "\u0316" * 32_500)
+    assert field_errors(excinfo) == {"name": "must be at most 100 characters"}
+    assert max(normalised, default=0) <= 100 * NFC_SHORTENS_AT_MOST
+
+
+def test_a_name_that_nfc_shortens_to_its_limit_is_a_name() -> None:
+    # Four code points each (a letter, three marks), one in NFC: 400 characters, and spaces
+    # beyond, are a name of 100.
+    decomposed = "\u03b1\u0313\u0300\u0345" * 100
+    assert register(name=" " * 1000 + decomposed).name == "\u1f82" * 100
+    with pytest.raises(InvalidStudentData):
+        register(name=decomposed + "\u03b1")
+
+
+def test_no_code_point_decomposes_into_more_than_the_bound_the_name_rule_counts_on() -> None:
+    longest = max(
+        len(unicodedata.normalize("NFD", chr(code)))
+        for code in range(sys.maxunicode + 1)
+        if not 0xD800 <= code <= 0xDFFF
+    )
+    assert longest <= NFC_SHORTENS_AT_MOST

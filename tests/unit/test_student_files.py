@@ -207,3 +207,43 @@ def test_a_quoted_field_over_many_lines_is_read_in_work_that_grows_with_its_leng
     # and a field of 60,000 line breaks, in chunks of a kilobyte, took over a minute to read.
     half, whole = (_lines_run(_tall_record(n), chunk=1024) for n in (15_000, 30_000))
     assert whole < 3 * half
+
+
+def test_a_header_naming_a_column_thousands_of_times_is_refused_for_the_first_repeat() -> None:
+    # Found by attack: each column was counted against all the others, and a header of 21,800
+    # (one 64 KiB line) held the reader 7 s.
+    header = ",".join(["name", "email", "department", "cgpa", *["id"] * 13_000, *["version"] * 100])
+    with pytest.raises(UnreadableFile) as unreadable:
+        _read(header.encode() + b"\n", chunk=1 << 20)
+    assert unreadable.value.reason == "the column 'id' is named twice"
+
+
+def test_a_member_repeated_among_thousands_is_named_once() -> None:
+    # Found by attack: each member was counted against all the others, 1.3 s a line of 8,600.
+    members = [f'"m{n}":0' for n in range(5_000)]
+    line = "{" + ",".join([*members, '"m7":1', '"m3":1']) + "}\n"
+    rows = _read(line.encode(), NDJSON, chunk=1 << 20)
+    assert rows[0].problems == (FieldError("m3", "is given twice"),)
+
+
+def test_a_quoted_field_of_line_breaks_alone_is_never_closed_past_the_line_limit() -> None:
+    # Found by attack: the record's length left its line breaks out, so one made of nothing else
+    # was never too long, and an upload of them grew the server by nine bytes for each it sent.
+    data = b'name,email,department,cgpa\n"' + b"\n" * (MAX_LINE_CHARACTERS + 10) + b'",a@x.org,CS,8\n'
+    for chunk in (1024, 1 << 20):
+        with pytest.raises(UnreadableFile) as unreadable:
+            _read(data, chunk=chunk)
+        assert (unreadable.value.line, unreadable.value.reason) == (2, "a quoted field is never closed")
+
+
+def test_a_name_from_the_file_is_repeated_in_an_error_cut_short() -> None:
+    # Found by attack: a member's name of 65,000 characters came back whole in the 422 answer,
+    # past the 300 characters its schema allows.
+    rows = _read(b'{"' + "\u0085".encode() * 65_000 + b'":0}\n', NDJSON, chunk=1 << 20)
+    (problem,) = rows[0].problems
+    assert problem.field.endswith("...")
+    assert len(problem.field) <= 300
+    with pytest.raises(UnreadableFile) as unreadable:
+        _read(b"name,email,department,cgpa," + b"x" * 10_000 + b"\n", chunk=1 << 20)
+    assert unreadable.value.reason.startswith(f"unknown column '{'x' * 24}'...; ")
+    assert shown("\U0001f600" * 30) == "\U0001f600" * 24 + "..."
