@@ -14,13 +14,12 @@ from uuid import UUID
 from domain.errors import FieldError, InvalidStudentData
 from domain.events import DomainEvent, StudentRegistered, StudentRemoved, StudentRevised
 from domain.text import (
-    NFC_SHORTENS_AT_MOST,
     has_letter,
     looks_blank,
-    nfc,
     plainly_a_name,
     starts_with_mark,
     trim,
+    trimmed_nfc,
     unprintable_reason,
 )
 
@@ -58,21 +57,14 @@ def check_printable(text: str) -> str:
     return text
 
 
-# A text longer than this, trimmed, is too long for a name in NFC too, and is not normalised.
-_NAME_BEFORE_NFC = NAME_MAX_LENGTH * NFC_SHORTENS_AT_MOST
-_NAME_TOO_LONG = f"must be at most {NAME_MAX_LENGTH} characters"
-
-
 def normalise_name(value: object) -> str:
     """The name in NFC, trimmed; printable, not blank, with a letter (the rules of domain/text.py)."""
-    text = _text(value)
-    if len(text) > _NAME_BEFORE_NFC and len(trim(text)) > _NAME_BEFORE_NFC:
-        raise ValueError(_NAME_TOO_LONG)  # a file's line can be 64 KiB of combining marks
-    name = trim(nfc(text))
-    if len(name) <= NAME_MAX_LENGTH and plainly_a_name(name):
+    # A file's line can be 64 KiB of combining marks, which NFC takes the square of to order.
+    name = trimmed_nfc(_text(value), NAME_MAX_LENGTH)
+    if name is None:
+        raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
+    if plainly_a_name(name):
         return name
-    if len(name) > NAME_MAX_LENGTH:
-        raise ValueError(_NAME_TOO_LONG)
     check_printable(name)
     if looks_blank(name):
         raise ValueError("must not be blank")

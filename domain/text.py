@@ -71,6 +71,15 @@ def nfc(text: str) -> str:
 NFC_SHORTENS_AT_MOST = 4
 
 
+def trimmed_nfc(text: str, limit: int) -> str | None:
+    """``text`` in NFC and trimmed, or None when that is longer than ``limit`` characters: known
+    without normalising a text that NFC could not make short enough."""
+    if len(text) > limit * NFC_SHORTENS_AT_MOST and len(trim(text)) > limit * NFC_SHORTENS_AT_MOST:
+        return None
+    normalised = trim(nfc(text))
+    return normalised if len(normalised) <= limit else None
+
+
 def _is_space(ch: str) -> bool:
     return unicodedata.category(ch) == "Zs"
 

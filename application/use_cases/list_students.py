@@ -25,7 +25,7 @@ from domain.student import (
     normalise_cgpa,
     normalise_department,
 )
-from domain.text import nfc, trim
+from domain.text import trimmed_nfc
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +89,8 @@ def build_filter(request: ListStudentsRequest) -> StudentFilter:
     cgpa_max = _cgpa_bound("cgpa_max", request.cgpa_max)
     if cgpa_min is not None and cgpa_max is not None and cgpa_min > cgpa_max:
         raise InvalidQuery("cgpa_min", "must not be greater than cgpa_max")
-    q = trim(nfc(request.q)) if request.q is not None else None
-    if q is not None and len(q) > NAME_MAX_LENGTH:
+    q = trimmed_nfc(request.q, NAME_MAX_LENGTH) if request.q is not None else None
+    if request.q is not None and q is None:
         raise InvalidQuery("q", f"must be at most {NAME_MAX_LENGTH} characters")
     if q is not None:
         # No name holds one, and databases disagree on them: PostgreSQL refuses a NUL, SQLite

@@ -14,7 +14,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain import student as student_module
 from domain import text
 from domain.errors import InvalidStudentData
 from domain.ids import UuidV7Generator
@@ -264,7 +263,7 @@ def test_a_long_run_of_combining_marks_is_refused_for_its_length_without_being_n
         normalised.append(len(text))
         return original(text)
 
-    monkeypatch.setattr(student_module, "nfc", nfc)
+    monkeypatch.setattr(text, "nfc", nfc)
     with pytest.raises(InvalidStudentData) as excinfo:
         register(name="a" + "\u0344" * 32_500 + "\u0316" * 32_500)
     assert field_errors(excinfo) == {"name": "must be at most 100 characters"}
