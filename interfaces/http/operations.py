@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -32,7 +33,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from infrastructure.auth.tokens import Principal
-from interfaces.http.media import JSON, MERGE_PATCH, media_type_of, unsupported
+from interfaces.http.media import JSON, MERGE_PATCH, refused_body
 from interfaces.http.problems import HttpProblem, problem_response, problem_responses, statuses_of
 from interfaces.scopes import READ, WRITE
 
@@ -383,9 +384,8 @@ class Operation(APIRoute):
                     },
                 )
         if self.media_types and scope["method"] in _BODY_METHODS:
-            found = media_type_of(scope)
-            if found not in self.media_types:
-                problem = unsupported(found, self.media_types, patch=scope["method"] == "PATCH")
+            problem = refused_body(scope, self.media_types, patch=scope["method"] == "PATCH")
+            if problem is not None:
                 return problem_response(
                     scope["path"], 415, problem.slug, problem.detail, headers=problem.headers
                 )
@@ -406,7 +406,8 @@ class Operation(APIRoute):
                     for name in sorted(set(names)) or [""]
                 ]
             )
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        times = Counter(names)  # counted once: a query can hold some two thousand names
+        repeated = sorted(name for name, count in times.items() if count > 1)
         if repeated:
             # Of ?q=a&q=b one would be ignored without a word.
             raise RequestValidationError(

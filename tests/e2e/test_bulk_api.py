@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 
 import httpx
@@ -107,6 +108,39 @@ async def test_other_media_types_and_methods_are_refused(client: httpx.AsyncClie
     refused = await client.put("/students/import", content="{}", headers={"Content-Type": "application/json"})
     assert_problem(refused, 405)
     assert refused.headers["Allow"] == "POST"
+
+
+async def test_a_body_the_import_cannot_read_as_it_is_is_refused_before_it_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by attack: a gzipped file was read as its compressed bytes (422 "unknown column"), a
+    # second Content-Type was ignored, and a 415 repeated a Content-Type of any length.
+    coded = {**CSV_TYPE, "Content-Encoding": "gzip"}
+    gzipped = await client.post("/students/import", content=gzip.compress(FILE.encode()), headers=coded)
+    problem = assert_problem(gzipped, 415)
+    assert problem["detail"].startswith("a body in Content-Encoding gzip is not accepted here")
+    assert gzipped.headers["Accept-Encoding"] == "identity"
+    two = [("Content-Type", "text/csv"), ("Content-Type", "application/x-ndjson")]
+    assert (
+        "2 Content-Type headers"
+        in assert_problem(await client.post("/students/import", content=FILE, headers=two), 415)["detail"]
+    )
+    long = {"Content-Type": "text/" + "a" * 20_000}
+    assert (
+        len(assert_problem(await client.post("/students/import", content=FILE, headers=long), 415)["detail"])
+        < 200
+    )
+    plain = await client.post(
+        "/students/import", content=FILE, headers={**CSV_TYPE, "Content-Encoding": "identity"}
+    )
+    assert plain.status_code == 200
+    assert await count(client) == 2
+    posted = await client.post(
+        "/students",
+        content=gzip.compress(b"{}"),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert_problem(posted, 415)
 
 
 async def test_a_member_name_no_json_can_carry_is_escaped_not_a_500(client: httpx.AsyncClient) -> None:
