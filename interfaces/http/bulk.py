@@ -5,6 +5,7 @@ as it arrives (up to IMPORT_MAX_BYTES), an export is written a page at a time, s
 file in memory. The file formats are interfaces/student_files.py's, as the command line's are.
 """
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -163,19 +164,24 @@ async def import_students(
     )
 
 
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
 def _weighted(accept: str) -> list[tuple[float, int, str]]:
     """Accept's media ranges as (weight, position, range), RFC 9110 12.5.1; unreadable weights 0."""
     ranges = []
     for position, part in enumerate(accept.split(",")):
         media, *parameters = (piece.strip() for piece in part.split(";"))
-        weight = 1.0
-        for parameter in parameters:
-            key, _, value = parameter.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    weight = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    weight = 0.0
+        # RFC 9110's qvalue: 0 to 1 with at most three decimals ("inf", "nan", "1e0" are none); a
+        # range whose weight is unreadable, or given twice, counts as refused.
+        weights = [
+            value.strip()
+            for key, _, value in (p.partition("=") for p in parameters)
+            if key.strip().lower() == "q"
+        ]
+        weight = 1.0 if not weights else 0.0
+        if len(weights) == 1 and _QVALUE.fullmatch(weights[0]):
+            weight = float(weights[0])
         if media:
             ranges.append((weight, position, media.lower()))
     return ranges
@@ -192,8 +198,10 @@ def _export_format(request: Request) -> str:
         # The most specific range naming this type decides its weight (RFC 9110 12.5.1).
         matching = [r for r in ranges if r[2] == media] or [r for r in ranges if r[2] == f"{kind}/*"]
         matching = matching or [r for r in ranges if r[2] == "*/*"]
-        if matching and matching[0][0] > 0 and (best is None or matching[0][0] > best[0]):
-            best = (matching[0][0], format)
+        # Named twice as specifically: the higher weight counts, wherever it is in the list.
+        weight = max((r[0] for r in matching), default=0.0)
+        if weight > 0 and (best is None or weight > best[0]):
+            best = (weight, format)
     if best is None:
         raise HttpProblem(
             406,

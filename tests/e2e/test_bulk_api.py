@@ -8,6 +8,7 @@ import io
 
 import httpx
 import orjson
+import pytest
 
 from tests.support.api import assert_problem, count, create
 from tests.support.auth import bearer
@@ -162,6 +163,29 @@ async def test_an_export_follows_the_weights_of_accept(client: httpx.AsyncClient
     chosen = await client.get("/students/export", headers={"Accept": "text/csv;q=0.2, application/x-ndjson"})
     assert chosen.headers["content-type"].startswith("application/x-ndjson")
     assert_problem(await client.get("/students/export", headers={"Accept": "text/csv;q=0"}), 406)
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        # Found by attack: the first range naming a type decided, a later higher weight unseen.
+        ("text/csv;q=0, text/csv;q=1", "text/csv"),
+        ("text/csv;q=0.5, application/x-ndjson;q=0.2, application/x-ndjson;q=0.9", "application/x-ndjson"),
+        # Not a qvalue, or two of them: the range is refused.
+        ("text/csv;q=inf, application/x-ndjson;q=0.1", "application/x-ndjson"),
+        ("application/x-ndjson;q=0.5;q=0.1, text/csv;q=0.2", "text/csv"),
+        ("application/x-ndjson;q=1.000, text/csv;q=0.999", "application/x-ndjson"),
+        ("text/csv;q=1e0, application/x-ndjson;q=nan", None),
+    ],
+)
+async def test_an_export_reads_accept_weights_as_rfc_9110_writes_them(
+    client: httpx.AsyncClient, accept: str, chosen: str | None
+) -> None:
+    response = await client.get("/students/export", headers={"Accept": accept})
+    if chosen is None:
+        assert_problem(response, 406)
+    else:
+        assert response.headers["content-type"].startswith(chosen)
 
 
 async def test_a_dry_run_never_replays_a_key(client: httpx.AsyncClient) -> None:
