@@ -182,6 +182,14 @@ def _weighted(accept: str) -> list[tuple[float, int, str]]:
         weight = 1.0 if not weights else 0.0
         if len(weights) == 1 and _QVALUE.fullmatch(weights[0]):
             weight = float(weights[0])
+        # An export is UTF-8: a range asking for another charset is refused, as with q=0.
+        charsets = [
+            value.strip().strip('"').lower()
+            for key, _, value in (p.partition("=") for p in parameters)
+            if key.strip().lower() == "charset"
+        ]
+        if any(charset not in ("utf-8", "utf8") for charset in charsets):
+            weight = 0.0
         if media:
             ranges.append((weight, position, media.lower()))
     return ranges
@@ -217,9 +225,10 @@ def _export_format(request: Request) -> str:
     summary="Every student, as CSV or NDJSON",
     description=(
         "Streams every student in id order (the order they were registered), as `text/csv` "
-        "(the default) or `application/x-ndjson`, chosen by `Accept` (its weights count; q=0 "
-        "refuses). A student registered while the export runs is at its end; one removed "
-        "meanwhile may be missing. The file imports as it is (`POST /students/import`)."
+        "(the default) or `application/x-ndjson`, both UTF-8, chosen by `Accept` (its weights "
+        "count; q=0, or a charset other than UTF-8, refuses). A student registered while the "
+        "export runs is at its end; one removed meanwhile may be missing. The file imports as it "
+        "is (`POST /students/import`)."
     ),
     response_class=Response,
     responses={

@@ -176,6 +176,10 @@ async def test_an_export_follows_the_weights_of_accept(client: httpx.AsyncClient
         ("application/x-ndjson;q=0.5;q=0.1, text/csv;q=0.2", "text/csv"),
         ("application/x-ndjson;q=1.000, text/csv;q=0.999", "application/x-ndjson"),
         ("text/csv;q=1e0, application/x-ndjson;q=nan", None),
+        # An export is UTF-8; a range asking for another charset is not met.
+        ("text/csv;charset=latin-1", None),
+        ("text/csv;charset=latin-1, application/x-ndjson;q=0.1", "application/x-ndjson"),
+        ('text/csv;charset="UTF-8"', "text/csv"),
     ],
 )
 async def test_an_export_reads_accept_weights_as_rfc_9110_writes_them(
