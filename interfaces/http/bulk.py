@@ -75,6 +75,9 @@ async def _rows(request: Request, format: str) -> AsyncIterator[ImportRow]:
         yield row
 
 
+_UTF8 = ("utf-8", "utf8")
+
+
 def _format_of(request: Request) -> str:
     """The file's format, by Content-Type; a charset other than UTF-8 is 415 (other parameters,
     RFC 4180's ``header=present`` say, change nothing)."""
@@ -83,7 +86,7 @@ def _format_of(request: Request) -> str:
             for parameter in value.decode("latin-1").split(";")[1:]:
                 key, _, given = parameter.partition("=")
                 charset = given.strip().strip('"').lower()
-                if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+                if key.strip().lower() == "charset" and charset not in _UTF8:
                     raise HttpProblem(
                         415,
                         "unsupported-media-type",
@@ -174,21 +177,15 @@ def _weighted(accept: str) -> list[tuple[float, int, str]]:
         media, *parameters = (piece.strip() for piece in part.split(";"))
         # RFC 9110's qvalue: 0 to 1 with at most three decimals ("inf", "nan", "1e0" are none); a
         # range whose weight is unreadable, or given twice, counts as refused.
-        weights = [
-            value.strip()
-            for key, _, value in (p.partition("=") for p in parameters)
-            if key.strip().lower() == "q"
+        named = [
+            (key.strip().lower(), value.strip()) for key, _, value in (p.partition("=") for p in parameters)
         ]
+        weights = [value for key, value in named if key == "q"]
         weight = 1.0 if not weights else 0.0
         if len(weights) == 1 and _QVALUE.fullmatch(weights[0]):
             weight = float(weights[0])
         # An export is UTF-8: a range asking for another charset is refused, as with q=0.
-        charsets = [
-            value.strip().strip('"').lower()
-            for key, _, value in (p.partition("=") for p in parameters)
-            if key.strip().lower() == "charset"
-        ]
-        if any(charset not in ("utf-8", "utf8") for charset in charsets):
+        if any(key == "charset" and value.strip('"').lower() not in _UTF8 for key, value in named):
             weight = 0.0
         if media:
             ranges.append((weight, position, media.lower()))
