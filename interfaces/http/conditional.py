@@ -24,7 +24,7 @@ from application.preconditions import (
     version_tag,
 )
 from domain.student import Student
-from interfaces.http.operations import documents, refuses
+from interfaces.http.operations import cannot_refuse, documents, refuses
 from interfaces.http.problems import HttpProblem
 
 MAX_CONDITION_LENGTH = 512
@@ -144,6 +144,7 @@ def read_if_none_match(value: str) -> Precondition:
 
 
 @documents(IF_MATCH_PARAMETER)
+@cannot_refuse  # a header that is no precondition is Unreadable, which the use-case refuses (400)
 async def if_match_precondition(request: Request) -> Precondition:
     """If-Match (and If-None-Match, when a write has one) as sent: the use-case judges them."""
     condition = read_if_match(_joined(request, "if-match"))
