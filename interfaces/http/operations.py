@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
 from fastapi.exceptions import RequestValidationError
@@ -136,26 +136,37 @@ class _ExactJsonRequest(Request):
     malformed JSON, 422, rather than FastAPI's undocumented 400 or a second spent describing it.
     """
 
+    _json_error: json.JSONDecodeError
+
     async def json(self) -> Any:
+        if hasattr(self, "_json_error"):
+            raise self._json_error  # read once: a malformed body is not decoded again
         if not hasattr(self, "_json"):
-            body = await self.body()
             try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                raise _unreadable(body.decode("utf-8", errors="replace"), "not UTF-8") from None
-            try:
-                self._json = json.loads(text, parse_float=Decimal, object_pairs_hook=_bounded_object)
-            except json.JSONDecodeError:
+                self._json = await self._decoded()
+            except json.JSONDecodeError as exc:
+                self._json_error = exc
                 raise
-            except _TooManyMembers as exc:
-                raise json.JSONDecodeError(str(exc), text, 0) from None
-            except RecursionError:
-                raise _unreadable(text, "nested too deep") from None
-            except ArithmeticError:  # decimal's InvalidOperation: an exponent no Decimal holds
-                raise _unreadable(text, "a number is out of range") from None
-            except ValueError as exc:  # an integer of thousands of digits
-                raise _unreadable(text, type(exc).__name__) from None
         return self._json
+
+    async def _decoded(self) -> Any:
+        body = await self.body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _unreadable(body.decode("utf-8", errors="replace"), "not UTF-8") from None
+        try:
+            return json.loads(text, parse_float=Decimal, object_pairs_hook=_bounded_object)
+        except json.JSONDecodeError:
+            raise
+        except _TooManyMembers as exc:
+            raise json.JSONDecodeError(str(exc), text, 0) from None
+        except RecursionError:
+            raise _unreadable(text, "nested too deep") from None
+        except ArithmeticError:  # decimal's InvalidOperation: an exponent no Decimal holds
+            raise _unreadable(text, "a number is out of range") from None
+        except ValueError as exc:  # an integer of thousands of digits
+            raise _unreadable(text, type(exc).__name__) from None
 
 
 def _dependants(dependant: Dependant) -> Iterator[Dependant]:
@@ -208,15 +219,13 @@ def _foldable(dependant: Dependant, *, has_body: bool) -> list[Dependant]:
     return subs if len(subs) == len(dependant.dependencies) else []
 
 
-def _only_path_parameters(dependant: Dependant, folded: list[Dependant], *, and_body: bool = False) -> bool:
-    """Whether, its folded dependencies aside, the endpoint takes only path parameters (and,
-    ``and_body``, one body)."""
+def _only_path_parameters(dependant: Dependant, folded: list[Dependant]) -> bool:
+    """Whether, its folded dependencies aside, the endpoint takes only path parameters."""
     return (
         len(folded) == len(dependant.dependencies)
         and dependant.request_param_name is None
         and not (dependant.query_params or dependant.header_params or dependant.cookie_params)
-        and len(dependant.body_params) == (1 if and_body else 0)
-        and not dependant.response_param_name
+        and not (dependant.body_params or dependant.response_param_name)
         and not (dependant.background_tasks_param_name or dependant.security_scopes_param_name)
     )
 
@@ -327,8 +336,9 @@ class Operation(APIRoute):
         calls = [(str(sub.name), sub.call) for sub in folded]  # named: _takes_only_the_request
         if folded and _only_path_parameters(full, folded) and self.body_field is None:
             return self._direct(full, calls)
-        if folded and self._takes_one_json_body(full, folded):
-            return self._direct_with_body(full, calls, handler)
+        if self._takes_one_json_body(full):
+            later = [(str(sub.name), sub.call) for sub in full.dependencies if sub not in folded]
+            return self._direct_with_body(full, calls, later, handler)
 
         async def exact(request: Request) -> Response:
             request = _ExactJsonRequest(request.scope, request.receive)
@@ -359,14 +369,19 @@ class Operation(APIRoute):
 
         return direct
 
-    def _takes_one_json_body(self, dependant: Dependant, folded: list[Dependant]) -> bool:
-        """Whether, its folded dependencies aside, the endpoint takes path parameters and one
-        JSON body, not embedded, and answers a Response of its own (FastAPI would not render it)."""
+    def _takes_one_json_body(self, dependant: Dependant) -> bool:
+        """Whether the endpoint takes path parameters, dependencies that take only the request
+        (and the request itself) and one JSON body, not embedded, and answers a Response of its
+        own (FastAPI would not render it)."""
         return (
             self.body_field is not None
             and not self._embed_body_fields
             and "media_types" not in self.endpoint.__dict__  # JSON, as by default (see __init__)
-            and _only_path_parameters(dependant, folded, and_body=True)
+            and all(_takes_only_the_request(sub) for sub in dependant.dependencies)
+            and not (dependant.query_params or dependant.header_params or dependant.cookie_params)
+            and len(dependant.body_params) == 1
+            and not (dependant.response_param_name or dependant.background_tasks_param_name)
+            and not dependant.security_scopes_param_name
             and _answers_a_response(dependant)
         )
 
@@ -374,28 +389,42 @@ class Operation(APIRoute):
     def _direct_with_body(
         dependant: Dependant,
         calls: list[tuple[str, Any]],
+        later: list[tuple[str, Any]],
         handler: Callable[[Request], Coroutine[Any, Any, Response]],
     ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The whole handler of an endpoint that takes its path, a JSON body and folded
-        dependencies: what FastAPI's would do (the dependencies, the path parameters, then the
-        body, refused together), without its per-request set-up (some 200 k instructions of a
-        PATCH). A body it has more to say of (none, malformed, or cut off by the client or the
-        size limit) goes to FastAPI's own handler, which says it; tests/e2e/test_direct_handlers.py
-        holds the two to the same answers."""
+        """The whole handler of an endpoint that takes its path, one JSON body and dependencies
+        that take only the request: what FastAPI's would do, without its per-request set-up (some
+        200 k instructions of a PATCH). The folded dependencies (``calls``) come first, as they
+        cannot refuse; FastAPI reads the body, then calls the others (``later``) in their order,
+        then refuses the path parameters and the body together, and so does this. A body read
+        whole that it has more to say of (none, or malformed) goes to FastAPI's own handler,
+        which says it; tests/e2e/test_direct_handlers.py holds the two to the same answers."""
         endpoint = dependant.call
         assert endpoint is not None
         path_params, body_params = dependant.path_params, dependant.body_params
+        request_name = dependant.request_param_name
 
         async def direct(request: Request) -> Response:
             request = _ExactJsonRequest(request.scope, request.receive)
             values = {name: await call(request) for name, call in calls}
             try:
-                body = await request.json() if await request.body() else Undefined
-            except Exception:  # malformed, or the client went away: FastAPI's handler answers
-                body = Undefined
+                received = await request.body()
+            except Exception as exc:
+                # The client went away, or the size limit cut it off (limits.py, which answers
+                # 413 instead): FastAPI's answer. Its handler cannot read a broken stream again.
+                raise HTTPException(400, "There was an error parsing the body") from exc
+            # JSON whatever the Content-Type names: _refusal has answered 415 to any other type.
+            try:
+                body = await request.json() if received else Undefined
+            except json.JSONDecodeError:
+                body = Undefined  # malformed (kept, with the body): FastAPI's handler refuses it
             if body is Undefined:
                 request.scope[_FOLDED] = values
                 return await handler(request)
+            for name, call in later:
+                values[name] = await call(request)
+            if request_name is not None:
+                values[request_name] = request
             path_values, errors = request_params_to_args(path_params, request.path_params)
             body_values, body_errors = await request_body_to_args(body_params, body, False)
             if errors or body_errors:

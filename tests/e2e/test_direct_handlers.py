@@ -1,6 +1,6 @@
-"""The routes of one student skip FastAPI's per-request set-up (operations.py: ``_direct`` for GET
-and DELETE, ``_direct_with_body`` for PUT and PATCH): whatever the body, the path and the
-preconditions, they answer exactly what FastAPI's own handler answers.
+"""The routes of students skip FastAPI's per-request set-up (operations.py: ``_direct`` for GET
+and DELETE of one, ``_direct_with_body`` for POST, PUT and PATCH): whatever the body, the path,
+the preconditions and the Idempotency-Key, they answer exactly what FastAPI's own handler answers.
 
 Two apps on stores of their own, with the same ids and the same clock, see the same requests: one
 as served, one with the direct path turned off.
@@ -8,7 +8,8 @@ as served, one with the direct path turned off.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,13 +18,15 @@ import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.routing import request_response
+from starlette.types import Message
 
 from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
 from interfaces.container import Container
 from interfaces.http import operations as operations_module
 from interfaces.http.app import create_app
-from interfaces.http.operations import operations
+from interfaces.http.conditional import if_match_precondition
+from interfaces.http.operations import Operation, operations
 from tests.support.auth import bearer, settings_for_tests
 from tests.support.fakes import FixedClock, SequentialIds
 
@@ -52,6 +55,16 @@ BODIES = [
 ]
 TARGETS = ["{id}", "not-a-uuid", "01a20376-32e4-73a0-b31a-8898a30fe5b8"]
 PRECONDITIONS: list[dict[str, str]] = [{"if-match": "*"}, {}, {"if-match": '"1"'}, {"if-match": '"x'}]
+# POST's Idempotency-Key: one (sent twice with each body, and again with later bodies: replays
+# and reuses), none, blank, too long, twice.
+KEYS: list[list[tuple[str, str]]] = [
+    [("idempotency-key", "k1")],
+    [("idempotency-key", "k1")],
+    [],
+    [("idempotency-key", " ")],
+    [("idempotency-key", "k" * 300)],
+    [("idempotency-key", "k2"), ("idempotency-key", "k3")],
+]
 
 
 def _container() -> Container:
@@ -74,56 +87,76 @@ async def _client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _answer(response: httpx.Response) -> tuple[int, str | None, str | None, Any]:
+def _answer(response: httpx.Response) -> tuple[int, list[str | None], Any]:
     body = response.json() if response.content else None
     if isinstance(body, dict):
         body.pop("request_id", None)  # each request's own
-    return response.status_code, response.headers.get("content-type"), response.headers.get("etag"), body
+    fields = ("content-type", "etag", "location", "idempotent-replayed", "www-authenticate")
+    return response.status_code, [response.headers.get(name) for name in fields], body
+
+
+def _cases(method: str, student_id: str) -> Iterator[tuple[str, bytes | None, list[tuple[str, str]]]]:
+    """(path, body, headers) of every request a method's route is tried with."""
+    json = [("content-type", "application/json")]
+    if method == "POST":
+        for body in BODIES:
+            for keys in KEYS:
+                yield "/students", body, json + keys
+        return
+    bodies: list[bytes | None] = list(BODIES) if method in ("PUT", "PATCH") else [None]
+    for sent in bodies:
+        for target in TARGETS:
+            for preconditions in PRECONDITIONS:
+                yield "/students/" + target.format(id=student_id), sent, json + list(preconditions.items())
 
 
 async def _answers(app: FastAPI, method: str) -> list[Any]:
     """What the app, on a fresh store, answers to every case, in order, and its student at the end."""
     answers: list[Any] = []
-    bodies: list[bytes | None] = list(BODIES) if method in ("PUT", "PATCH") else [None]
     async with _client_of(app) as client:
         created = await client.post("/students", json=ADA)
         answers.append(_answer(created))
         student_id = created.json()["id"]
-        for body in bodies:
-            for target in TARGETS:
-                for preconditions in PRECONDITIONS:
-                    path = "/students/" + target.format(id=student_id)
-                    headers = {"content-type": "application/json", **preconditions}
-                    response = await client.request(method, path, content=body, headers=headers)
-                    answers.append(((body and body[:60], target, preconditions), _answer(response)))
+        for path, body, headers in _cases(method, student_id):
+            response = await client.request(method, path, content=body, headers=headers)
+            answers.append(((path, body and body[:60], headers), _answer(response)))
         answers.append(_answer(await client.get(f"/students/{student_id}")))
+        answers.append(_answer(await client.get("/students")))
     return answers
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("method", ["POST", "GET", "PUT", "PATCH", "DELETE"])
 async def test_every_request_is_answered_as_fastapi_answers_it(
     method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     direct = await _answers(create_app(_container()), method)
     app = create_app(_container())
+    path = "/students" if method == "POST" else "/students/{student_id:student_id}"
     route = next(
-        route
-        for route in operations(app.routes)
-        if route.path == "/students/{student_id:student_id}" and method in (route.methods or ())
+        route for route in operations(app.routes) if route.path == path and method in (route.methods or ())
     )
     with monkeypatch.context() as patched:
         # The route as FastAPI's own handler serves it (routes are built once, at import).
-        patched.setattr(operations_module, "_only_path_parameters", lambda *_, **__: False)
+        patched.setattr(operations_module, "_only_path_parameters", lambda *_: False)
+        patched.setattr(Operation, "_takes_one_json_body", lambda *_: False)
+        # If-Match solved by FastAPI, after the body, as it was before it was marked.
+        patched.delitem(if_match_precondition.__dict__, "cannot_refuse")
         patched.setattr(route, "app", request_response(route.get_route_handler()))
         fastapi = await _answers(app, method)
     for mine, theirs in zip(direct, fastapi, strict=True):
         assert mine == theirs
     # The cases reach every kind of answer: done, not found, refused by rule or precondition.
-    expected = {200, 400, 404, 412, 422, 428} if method in ("PUT", "PATCH") else {404, 422}
-    assert expected <= {answer[1][0] for answer in direct[1:-1]}
+    expected = {
+        "POST": {201, 400, 409, 422},
+        "PUT": {200, 400, 404, 412, 422, 428},
+        "PATCH": {200, 400, 404, 412, 422, 428},
+    }.get(method, {404, 422})
+    assert expected <= {answer[1][0] for answer in direct[1:-2]}
+    if method == "POST":
+        assert any(answer[1][1][3] == "true" for answer in direct[1:-2])  # a replay among them
 
 
-def test_put_and_patch_take_the_direct_path() -> None:
+def test_the_routes_of_students_take_the_direct_paths() -> None:
     app = create_app(_container())
     kinds = {
         method: route.get_route_handler().__qualname__
@@ -132,21 +165,69 @@ def test_put_and_patch_take_the_direct_path() -> None:
         if route.path == "/students/{student_id:student_id}"
     }
     assert kinds["PUT"] == kinds["PATCH"] == "Operation._direct_with_body.<locals>.direct"
+    post = next(
+        route
+        for route in operations(app.routes)
+        if route.path == "/students" and "POST" in (route.methods or ())
+    )
+    assert post.get_route_handler().__qualname__ == "Operation._direct_with_body.<locals>.direct"
     assert kinds["GET"] == kinds["DELETE"] == "Operation._direct.<locals>.direct"
 
 
-async def test_a_chunked_body_over_the_limit_is_413_on_patch() -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(64):
-            yield b" " * 65536
+def _request(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")]
+        + [(name.lower().encode(), value.encode()) for name, value in {**bearer(), **headers}.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
 
-    async with _client_of(create_app(_container())) as client:
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+async def test_a_chunked_body_over_the_limit_is_413_at_once_as_uvicorn_delivers_it(method: str) -> None:
+    # uvicorn marks the last chunk itself as the end (more_body False), and a receive after it
+    # waits until the client goes: the body must not be asked for twice. (httpx's transport sends
+    # an empty message after the last chunk, which hid this.) Found by an attack on the change.
+    app = create_app(_container())
+    async with _client_of(app) as client:
         student = (await client.post("/students", json=ADA)).json()
-        response = await client.patch(
-            f"/students/{student['id']}",
-            content=chunks(),
-            headers={"content-type": "application/merge-patch+json", "if-match": "*"},
-        )
-        assert response.status_code == 413
-        assert response.json()["type"] == "/problems/content-too-large"
+    path = "/students" if method == "POST" else f"/students/{student['id']}"
+    scope = _request(
+        method, path, {"content-type": "application/json", "if-match": "*", "transfer-encoding": "chunked"}
+    )
+    given: list[Message] = [{"type": "http.request", "body": b" " * (1 << 20) + b" ", "more_body": False}]
+    asked_again = asyncio.Event()
+
+    async def receive() -> Message:
+        if given:
+            return given.pop()
+        asked_again.set()
+        await asyncio.Event().wait()  # as uvicorn: nothing more until the client goes
+        raise AssertionError("unreachable")
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    serving = asyncio.ensure_future(app(scope, receive, send))
+    asking = asyncio.ensure_future(asked_again.wait())
+    await asyncio.wait({serving, asking}, return_when=asyncio.FIRST_COMPLETED)
+    stuck = not serving.done()
+    serving.cancel()
+    asking.cancel()
+    assert not stuck, "the app waited for a body it had already been given whole"
+    assert sent[0]["status"] == 413
+    async with _client_of(app) as client:
         assert (await client.get(f"/students/{student['id']}")).json() == student
+        assert len((await client.get("/students")).json()["items"]) == 1
