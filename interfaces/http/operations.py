@@ -17,6 +17,7 @@ knows) run in :meth:`Operation.handle`, before FastAPI reads the body; the rest 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import typing
 from collections import Counter
@@ -31,6 +32,7 @@ from fastapi.dependencies.utils import request_body_to_args, request_params_to_a
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic_core import PydanticUndefined as Undefined
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -193,10 +195,17 @@ def cannot_refuse(call: F) -> F:
     return call
 
 
+def _is_coroutine(call: Any) -> bool:
+    """A coroutine function, or an object whose ``__call__`` is one (a generator or a plain
+    function would need FastAPI's handling: an exit stack, a thread)."""
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(type(call).__call__)
+
+
 def _takes_only_the_request(sub: Dependant) -> bool:
     return (
         sub.request_param_name is not None
         and sub.name is not None
+        and _is_coroutine(sub.call)
         and not (sub.dependencies or sub.path_params or sub.query_params or sub.header_params)
         and not (sub.cookie_params or sub.body_params or sub.security_scopes_param_name)
         and not (sub.response_param_name or sub.background_tasks_param_name)
@@ -211,7 +220,8 @@ def _foldable(dependant: Dependant, *, has_body: bool) -> list[Dependant]:
     runs sub-dependencies before it validates parameters, and reads a body before both: without
     a body, calling them all first keeps that order, so what a client is refused with does not
     change; with a body, only those that cannot refuse are folded. ``app.dependency_overrides``
-    does not reach a folded dependency (the container is where tests replace things).
+    does not reach a folded dependency, nor one a direct path calls (the container is where
+    tests replace things).
     """
     subs = [sub for sub in dependant.dependencies if _takes_only_the_request(sub)]
     if has_body:
@@ -407,8 +417,14 @@ class Operation(APIRoute):
         async def direct(request: Request) -> Response:
             request = _ExactJsonRequest(request.scope, request.receive)
             values = {name: await call(request) for name, call in calls}
+            if MAX_BODY_SIZE_SCOPE_KEY in request.scope:
+                # FastAPI's own body limit (max_body_size, unused here) is its handler's to judge.
+                request.scope[_FOLDED] = values
+                return await handler(request)
             try:
                 received = await request.body()
+            except HTTPException:
+                raise
             except Exception as exc:
                 # The client went away, or the size limit cut it off (limits.py, which answers
                 # 413 instead): FastAPI's answer. Its handler cannot read a broken stream again.
