@@ -16,9 +16,11 @@ knows) run in :meth:`Operation.handle`, before FastAPI reads the body; the rest 
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import inspect
 import json
+import types
 import typing
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -28,9 +30,13 @@ from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
+from fastapi.dependencies.utils import (
+    request_body_to_args,
+    request_params_to_args,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Json
 from pydantic_core import PydanticUndefined as Undefined
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import Response
@@ -240,6 +246,19 @@ def _only_path_parameters(dependant: Dependant, folded: list[Dependant]) -> bool
     )
 
 
+def _one_value(annotation: Any) -> bool:
+    """Whether a query field of this type takes one value, never a list: no type in it is a
+    collection, a string aside (FastAPI reads a field of a sequence type from every repeat)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _one_value(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return all(_one_value(arg) for arg in typing.get_args(annotation))
+    if origin is not None or not isinstance(annotation, type):
+        return False  # list[str], Literal[...], a forward reference: left to FastAPI
+    return issubclass(annotation, (str, bytes)) or not issubclass(annotation, collections.abc.Collection)
+
+
 def _answers_a_response(dependant: Dependant) -> bool:
     endpoint = dependant.call
     assert endpoint is not None
@@ -346,6 +365,9 @@ class Operation(APIRoute):
         calls = [(str(sub.name), sub.call) for sub in folded]  # named: _takes_only_the_request
         if folded and _only_path_parameters(full, folded) and self.body_field is None:
             return self._direct(full, calls)
+        query = self._query_model(full, folded)
+        if query is not None:
+            return self._direct_with_query(full, calls, query)
         if self._takes_one_json_body(full):
             later = [(str(sub.name), sub.call) for sub in full.dependencies if sub not in folded]
             return self._direct_with_body(full, calls, later, handler)
@@ -375,6 +397,74 @@ class Operation(APIRoute):
             if errors:
                 raise RequestValidationError(errors)
             response: Response = await endpoint(**path_values, **values)
+            return response
+
+        return direct
+
+    def _query_model(self, dependant: Dependant, folded: list[Dependant]) -> tuple[str, ...] | None:
+        """The field names of the query model the endpoint takes, where all it takes is that
+        model, the request and folded dependencies, and the model's fields are plain (no alias,
+        no list, no JSON): what ``_direct_with_query`` can read as FastAPI would. Else None."""
+        if not (
+            self.body_field is None
+            and len(dependant.query_params) == 1
+            and len(folded) == len(dependant.dependencies)
+            and not (dependant.path_params or dependant.header_params or dependant.cookie_params)
+            and not (dependant.body_params or dependant.response_param_name)
+            and not (dependant.background_tasks_param_name or dependant.security_scopes_param_name)
+            and _answers_a_response(dependant)
+        ):
+            return None
+        model = dependant.query_params[0].field_info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        config = model.model_config
+        if any(config.get(name) for name in ("validate_by_name", "populate_by_name")):
+            return None
+        if config.get("validate_by_alias") is False:
+            return None
+        for info in model.model_fields.values():
+            if info.alias is not None or info.validation_alias is not None:
+                return None
+            if not _one_value(info.annotation) or any(type(m) is Json for m in info.metadata):
+                return None
+        return tuple(model.model_fields)
+
+    @staticmethod
+    def _direct_with_query(
+        dependant: Dependant, calls: list[tuple[str, Any]], names: tuple[str, ...]
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The whole handler of an endpoint that takes a query model of plain fields (see
+        ``_query_model``), the request and folded dependencies: the model's fields, then every
+        other parameter given (one value, or the list of them) for the model to refuse, validated
+        by FastAPI's own field of the model, as FastAPI reads a query model; without the work
+        FastAPI does again on every request (which of the fields are lists, their aliases: some
+        500 k instructions of a page of 50). tests/e2e/test_direct_handlers.py holds the two to
+        the same answers."""
+        endpoint = dependant.call
+        assert endpoint is not None
+        field = dependant.query_params[0]
+        request_name = dependant.request_param_name
+        known = frozenset(names)
+        loc = ("query",)
+
+        async def direct(request: Request) -> Response:
+            values = {name: await call(request) for name, call in calls}
+            received = request.query_params
+            given: dict[str, str | list[str]] = {name: received[name] for name in names if name in received}
+            others: dict[str, list[str]] = {}
+            for name, value in received.multi_items():
+                if name not in known:
+                    others.setdefault(name, []).append(value)
+            for name, found in others.items():
+                given[name] = found[0] if len(found) == 1 else found
+            query, errors = field.validate(given, {}, loc=loc)
+            if errors:
+                raise RequestValidationError(errors)
+            values[field.name] = query
+            if request_name is not None:
+                values[request_name] = request
+            response: Response = await endpoint(**values)
             return response
 
         return direct
