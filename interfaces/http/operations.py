@@ -32,7 +32,6 @@ from fastapi import HTTPException, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import (
     request_body_to_args,
-    request_params_to_args,
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -259,6 +258,26 @@ def _one_value(annotation: Any) -> bool:
     return issubclass(annotation, (str, bytes)) or not issubclass(annotation, collections.abc.Collection)
 
 
+def _path_reader(fields: list[Any]) -> Callable[[dict[str, Any]], tuple[dict[str, Any], list[Any]]]:
+    """What ``request_params_to_args`` does with path parameters, its per-request look-ups done
+    once: each is there (the route matched), one value (FastAPI allows no other), validated by
+    its field at ("path", its name); the values, and the errors of all of them."""
+    plan = [(field.name, field.alias, field, ("path", field.alias)) for field in fields]
+
+    def read(received: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        for name, alias, field, loc in plan:
+            value, problems = field.validate(received[alias], values, loc=loc)
+            if problems:
+                errors.extend(problems)
+            else:
+                values[name] = value
+        return values, errors
+
+    return read
+
+
 def _answers_a_response(dependant: Dependant) -> bool:
     endpoint = dependant.call
     assert endpoint is not None
@@ -389,11 +408,11 @@ class Operation(APIRoute):
         together as its RequestValidationError), without its per-request set-up around them."""
         endpoint = dependant.call
         assert endpoint is not None
-        path_params = dependant.path_params
+        read_path = _path_reader(dependant.path_params)
 
         async def direct(request: Request) -> Response:
             values = {name: await call(request) for name, call in calls}
-            path_values, errors = request_params_to_args(path_params, request.path_params)
+            path_values, errors = read_path(request.path_params)
             if errors:
                 raise RequestValidationError(errors)
             response: Response = await endpoint(**path_values, **values)
@@ -501,7 +520,7 @@ class Operation(APIRoute):
         which says it; tests/e2e/test_direct_handlers.py holds the two to the same answers."""
         endpoint = dependant.call
         assert endpoint is not None
-        path_params, body_params = dependant.path_params, dependant.body_params
+        read_path, body_params = _path_reader(dependant.path_params), dependant.body_params
         request_name = dependant.request_param_name
 
         async def direct(request: Request) -> Response:
@@ -531,7 +550,7 @@ class Operation(APIRoute):
                 values[name] = await call(request)
             if request_name is not None:
                 values[request_name] = request
-            path_values, errors = request_params_to_args(path_params, request.path_params)
+            path_values, errors = read_path(request.path_params)
             body_values, body_errors = await request_body_to_args(body_params, body, False)
             if errors or body_errors:
                 raise RequestValidationError([*errors, *body_errors], body=body)
