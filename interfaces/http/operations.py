@@ -234,14 +234,27 @@ def _foldable(dependant: Dependant, *, has_body: bool) -> list[Dependant]:
     return subs if len(subs) == len(dependant.dependencies) else []
 
 
+def _nothing_a_direct_path_lacks(dependant: Dependant) -> bool:
+    """Whether the endpoint takes none of what only FastAPI's handler gives: headers, cookies,
+    the response, background tasks, security scopes, the connection or a websocket."""
+    return not (
+        dependant.header_params
+        or dependant.cookie_params
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+        or dependant.http_connection_param_name
+        or dependant.websocket_param_name
+    )
+
+
 def _only_path_parameters(dependant: Dependant, folded: list[Dependant]) -> bool:
     """Whether, its folded dependencies aside, the endpoint takes only path parameters."""
     return (
         len(folded) == len(dependant.dependencies)
         and dependant.request_param_name is None
-        and not (dependant.query_params or dependant.header_params or dependant.cookie_params)
-        and not (dependant.body_params or dependant.response_param_name)
-        and not (dependant.background_tasks_param_name or dependant.security_scopes_param_name)
+        and not (dependant.query_params or dependant.body_params)
+        and _nothing_a_direct_path_lacks(dependant)
     )
 
 
@@ -428,9 +441,8 @@ class Operation(APIRoute):
             self.body_field is None
             and len(dependant.query_params) == 1
             and len(folded) == len(dependant.dependencies)
-            and not (dependant.path_params or dependant.header_params or dependant.cookie_params)
-            and not (dependant.body_params or dependant.response_param_name)
-            and not (dependant.background_tasks_param_name or dependant.security_scopes_param_name)
+            and not (dependant.path_params or dependant.body_params)
+            and _nothing_a_direct_path_lacks(dependant)
             and _answers_a_response(dependant)
         ):
             return None
@@ -497,10 +509,9 @@ class Operation(APIRoute):
             and not self._embed_body_fields
             and "media_types" not in self.endpoint.__dict__  # JSON, as by default (see __init__)
             and all(_takes_only_the_request(sub) for sub in dependant.dependencies)
-            and not (dependant.query_params or dependant.header_params or dependant.cookie_params)
+            and not dependant.query_params
             and len(dependant.body_params) == 1
-            and not (dependant.response_param_name or dependant.background_tasks_param_name)
-            and not dependant.security_scopes_param_name
+            and _nothing_a_direct_path_lacks(dependant)
             and _answers_a_response(dependant)
         )
 

@@ -20,9 +20,10 @@ from typing import Annotated, Any, Literal
 import httpx
 import pytest
 from dependency_injector import providers
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.routing import request_response
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import Message
 
@@ -34,7 +35,7 @@ from interfaces.http import operations as operations_module
 from interfaces.http.app import create_app
 from interfaces.http.conditional import if_match_precondition
 from interfaces.http.operations import PRINCIPAL_KEY, Operation, _one_value, operations
-from interfaces.scopes import WRITE
+from interfaces.scopes import READ, WRITE
 from tests.support.auth import bearer, settings_for_tests
 from tests.support.fakes import FixedClock, SequentialIds
 
@@ -391,3 +392,48 @@ class _Colour(enum.Enum):
 def test_a_query_field_is_read_directly_only_where_it_takes_one_value(annotation: Any, one: bool) -> None:
     # A field FastAPI reads from every repeat of its name (a list) is left to FastAPI's handler.
     assert _one_value(annotation) is one
+
+
+class _Filter(BaseModel):
+    a: int = 0
+
+
+async def test_an_endpoint_taking_the_connection_keeps_fastapis_handler() -> None:
+    # Found by an attack: the connection (like a websocket, the response, background tasks) is
+    # given only by FastAPI's handler, so an endpoint that takes it never takes a direct path.
+    router = APIRouter(route_class=Operation)
+
+    @router.get("/by-query")
+    async def by_query(connection: HTTPConnection, query: Annotated[_Filter, Query()]) -> Response:
+        return Response(f"{connection.url.path} {query.a}")
+
+    @router.get("/by-path/{n}")
+    async def by_path(connection: HTTPConnection, n: int) -> Response:
+        return Response(f"{connection.url.path} {n}")
+
+    @router.post("/by-body")
+    async def by_body(connection: HTTPConnection, body: _Note) -> Response:
+        return Response(f"{connection.url.path} {body.text}")
+
+    for route in operations(router.routes):
+        assert route.get_route_handler().__qualname__ == "Operation.get_route_handler.<locals>.exact"
+    app = FastAPI()
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def caller(request: Request, call_next: Any) -> Any:
+        request.scope[PRINCIPAL_KEY] = Principal("tester", frozenset({READ, WRITE}))
+        return await call_next(request)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answers = [
+            await client.get("/by-query?a=2"),
+            await client.get("/by-path/3"),
+            await client.post("/by-body", json={"text": "hi"}),
+        ]
+    assert [(a.status_code, a.text) for a in answers] == [
+        (200, "/by-query 2"),
+        (200, "/by-path/3 3"),
+        (200, "/by-body hi"),
+    ]
