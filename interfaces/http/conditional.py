@@ -24,7 +24,8 @@ from application.preconditions import (
     version_tag,
 )
 from domain.student import Student
-from interfaces.http.operations import cannot_refuse, documents, refuses
+from interfaces.http.handlers import cannot_refuse
+from interfaces.http.operations import documents, refuses
 from interfaces.http.problems import HttpProblem
 
 MAX_CONDITION_LENGTH = 512

@@ -35,7 +35,7 @@ def _name_of(provider: providers.Provider[Any]) -> str:
 class Provided:
     """A route dependency: what the named provider gives (a new use-case per request, say)."""
 
-    # Never a client's mistake: may be called by the route directly (operations.py folds it).
+    # Never a client's mistake: may be called by the route directly (handlers.py folds it).
     cannot_refuse = True
 
     def __init__(self, provider: providers.Provider[Any]) -> None:

@@ -1,4 +1,4 @@
-"""The routes of students skip FastAPI's per-request set-up (operations.py: ``_direct`` for GET
+"""The routes of students skip FastAPI's per-request set-up (handlers.py: ``_direct`` for GET
 and DELETE of one, ``_direct_with_body`` for POST, PUT and PATCH, ``_direct_with_query`` for the
 listing): whatever the body, the path, the query, the preconditions and the Idempotency-Key, they
 answer exactly what FastAPI's own handler answers.
@@ -31,10 +31,11 @@ from infrastructure.auth.tokens import Principal
 from infrastructure.memory.store import InMemoryDatabase
 from infrastructure.memory.unit_of_work import InMemoryUnitOfWork
 from interfaces.container import Container
-from interfaces.http import operations as operations_module
+from interfaces.http import handlers
 from interfaces.http.app import create_app
 from interfaces.http.conditional import if_match_precondition
-from interfaces.http.operations import PRINCIPAL_KEY, Operation, _one_value, operations
+from interfaces.http.handlers import _one_value
+from interfaces.http.operations import PRINCIPAL_KEY, Operation, operations
 from interfaces.scopes import READ, WRITE
 from tests.support.auth import bearer, settings_for_tests
 from tests.support.fakes import FixedClock, SequentialIds
@@ -141,13 +142,10 @@ async def test_every_request_is_answered_as_fastapi_answers_it(
     direct = await _answers(create_app(_container()), method)
     app = create_app(_container())
     path = "/students" if method == "POST" else "/students/{student_id:student_id}"
-    route = next(
-        route for route in operations(app.routes) if route.path == path and method in (route.methods or ())
-    )
+    route = _route(app, path, method)
     with monkeypatch.context() as patched:
         # The route as FastAPI's own handler serves it (routes are built once, at import).
-        patched.setattr(operations_module, "_only_path_parameters", lambda *_: False)
-        patched.setattr(Operation, "_takes_one_json_body", lambda *_: False)
+        patched.setattr(handlers, "_direct_handler", lambda *_: None)
         # If-Match solved by FastAPI, after the body, as it was before it was marked.
         patched.delitem(if_match_precondition.__dict__, "cannot_refuse")
         patched.setattr(route, "app", request_response(route.get_route_handler()))
@@ -165,22 +163,28 @@ async def test_every_request_is_answered_as_fastapi_answers_it(
         assert any(answer[1][1][3] == "true" for answer in direct[1:-2])  # a replay among them
 
 
+def _route(app: FastAPI, path: str, method: str) -> Operation:
+    return next(
+        route for route in operations(app.routes) if route.path == path and method in (route.methods or ())
+    )
+
+
 def test_the_routes_of_students_take_the_direct_paths() -> None:
     app = create_app(_container())
+    one = "/students/{student_id:student_id}"
     kinds = {
-        method: route.get_route_handler().__qualname__
-        for route in operations(app.routes)
-        for method in route.methods or ()
-        if route.path == "/students/{student_id:student_id}"
+        (path, method): _route(app, path, method).get_route_handler().__qualname__
+        for path, method in [("/students", "POST"), ("/students", "GET")]
+        + [(one, method) for method in ("GET", "PUT", "PATCH", "DELETE")]
     }
-    assert kinds["PUT"] == kinds["PATCH"] == "Operation._direct_with_body.<locals>.direct"
-    post = next(
-        route
-        for route in operations(app.routes)
-        if route.path == "/students" and "POST" in (route.methods or ())
-    )
-    assert post.get_route_handler().__qualname__ == "Operation._direct_with_body.<locals>.direct"
-    assert kinds["GET"] == kinds["DELETE"] == "Operation._direct.<locals>.direct"
+    assert kinds == {
+        ("/students", "POST"): "_direct_with_body.<locals>.direct",
+        ("/students", "GET"): "_direct_with_query.<locals>.direct",
+        (one, "GET"): "_direct.<locals>.direct",
+        (one, "PUT"): "_direct_with_body.<locals>.direct",
+        (one, "PATCH"): "_direct_with_body.<locals>.direct",
+        (one, "DELETE"): "_direct.<locals>.direct",
+    }
 
 
 def _request(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -278,7 +282,7 @@ async def test_a_route_with_a_dependency_that_is_no_coroutine_keeps_fastapis_han
         return Response(f"{body.text}:{extra}")
 
     route = next(operations(router.routes))
-    assert route.get_route_handler().__qualname__ == "Operation.get_route_handler.<locals>.exact"
+    assert route.get_route_handler().__qualname__ == "_exact.<locals>.exact"
     app = FastAPI()
     app.include_router(router)
 
@@ -352,13 +356,9 @@ async def _listings(app: FastAPI) -> list[Any]:
 async def test_every_listing_is_answered_as_fastapi_answers_it(monkeypatch: pytest.MonkeyPatch) -> None:
     direct = await _listings(create_app(_container()))
     app = create_app(_container())
-    route = next(
-        route
-        for route in operations(app.routes)
-        if route.path == "/students" and "GET" in (route.methods or ())
-    )
+    route = _route(app, "/students", "GET")
     with monkeypatch.context() as patched:
-        patched.setattr(Operation, "_query_model", lambda *_: None)
+        patched.setattr(handlers, "_direct_handler", lambda *_: None)
         patched.setattr(route, "app", request_response(route.get_route_handler()))
         fastapi = await _listings(app)
     for mine, theirs in zip(direct, fastapi, strict=True):
@@ -416,7 +416,7 @@ async def test_an_endpoint_taking_the_connection_keeps_fastapis_handler() -> Non
         return Response(f"{connection.url.path} {body.text}")
 
     for route in operations(router.routes):
-        assert route.get_route_handler().__qualname__ == "Operation.get_route_handler.<locals>.exact"
+        assert route.get_route_handler().__qualname__ == "_exact.<locals>.exact"
     app = FastAPI()
     app.include_router(router)
 
