@@ -337,11 +337,15 @@ def _export_target(path: str) -> tuple[int, Path]:
     if not path:
         raise BadFile("cannot write a file with no name; give one, or - for standard output")
     try:
-        found: int | None = os.stat(path).st_mode
+        found: int | None = os.lstat(path).st_mode
     except FileNotFoundError:
         found = None
     except OSError as exc:
         raise BadFile(f"cannot write {path}: {exc.strerror or exc}") from None
+    if found is not None and stat.S_ISLNK(found):
+        # The rename at the end would put a file in the link's place, the file it names left as
+        # it was (/dev/stdout is a link too).
+        raise BadFile(f"cannot write {path}: it is a symbolic link; name the file itself, or export to -")
     if found is not None and stat.S_ISDIR(found):
         raise BadFile(f"cannot write {path}: it is a directory")
     if found is not None and not stat.S_ISREG(found):

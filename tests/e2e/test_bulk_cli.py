@@ -269,6 +269,24 @@ def test_an_export_never_puts_a_file_in_place_of_a_fifo_or_a_device(tmp_path: Pa
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
+def test_an_export_never_puts_a_file_in_place_of_a_link(tmp_path: Path) -> None:
+    # Found by a new user: a link to a regular file passed (os.stat follows it), and the rename
+    # at the end replaced the link itself; as root, /dev/stdout redirected to a file was replaced.
+    env = _environment(tmp_path)
+    target = tmp_path / "roll.csv"
+    target.write_text("kept")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    result = students("export", str(link), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"students: cannot write {link}: it is a symbolic link; name the file itself, or export to -"
+    )
+    assert link.is_symlink()
+    assert target.read_text() == "kept"
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
 @pytest.mark.parametrize(
     ("command", "line"),
     [
