@@ -182,6 +182,7 @@ async def _readiness_on(database_url: str) -> httpx.Response:
 async def test_a_database_without_its_schema_is_not_ready(tmp_path: Path) -> None:
     response = await _readiness_on(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
     assert assert_problem(response, 503)["type"] == "/problems/database-not-migrated"
+    assert response.headers["retry-after"] == "10"  # a person or a deploy migrates it
 
 
 async def test_an_unreachable_database_is_not_ready_and_the_log_says_why(

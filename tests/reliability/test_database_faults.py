@@ -157,6 +157,7 @@ async def test_a_refused_database_is_503_at_once_and_heals_without_a_restart(fau
         assert response.headers["retry-after"] == "1"
     readiness = await faulty.client.get("/readyz")
     assert readiness.status_code == 503
+    assert readiness.headers["retry-after"] == "1"  # as documented (found by a new user: none)
     await faulty.proxy.restore()
     assert (await faulty.client.get(f"/students/{student['id']}")).status_code == 200
     assert (
@@ -335,6 +336,7 @@ async def test_a_read_only_database_is_503_and_not_ready(faulty: FaultyDatabase)
         await asyncio.sleep(0.6)
         readiness = await faulty.client.get("/readyz")
         assert readiness.json()["type"] == "/problems/database-read-only"
+        assert readiness.headers["retry-after"] == "10"
     finally:
         await faulty.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = off")
 

@@ -59,12 +59,16 @@ class BalancedLoad:
     failures: list[str] = field(default_factory=list)
     acknowledged: list[str] = field(default_factory=list)
     answered_while_draining: int = 0
+    # The 503 /readyz said once the process began to drain (its Retry-After, as documented).
+    not_ready: httpx.Response | None = None
 
     async def poll_readiness(self) -> None:
         async with httpx.AsyncClient(base_url=self.base, timeout=5) as client:
             self.ready.set()
             while True:
-                if (await client.get("/readyz")).status_code != 200:
+                readiness = await client.get("/readyz")
+                if readiness.status_code != 200:
+                    self.not_ready = readiness
                     break
                 await asyncio.sleep(0.05)
             self.ready.clear()
@@ -118,6 +122,9 @@ async def test_sigterm_under_load_answers_everything_and_exits_0(
     assert {s for s in load.statuses if s >= 500} == set()
     # It went on serving after /readyz turned 503, telling each client to close its connection.
     assert load.answered_while_draining > 0
+    assert load.not_ready is not None
+    assert load.not_ready.json()["type"] == "/problems/shutting-down"
+    assert load.not_ready.headers["retry-after"] == "1"
     assert "Traceback" not in output
     engine = create_async_engine(database_url)
     try:
