@@ -32,6 +32,7 @@ from application.use_cases.import_students import (
     ImportSummary,
     OnConflict,
     UnreadableFile,
+    counted,
 )
 from interfaces.gc_policy import bulk_work
 from interfaces.student_files import CSV, FORMATS, NDJSON, Writer, reader_for
@@ -120,14 +121,14 @@ class _Progress:
             self._bar.update(self._task, advance=size, rows=self.rows, rate=rate)
         elif now - self._last >= _PLAIN_EVERY:
             self._last = now
-            print(f"read {self.rows:,} rows ({rate:,.0f} rows/s)", file=self._stream, flush=True)
+            print(f"read {counted(self.rows, 'row')} ({rate:,.0f} rows/s)", file=self._stream, flush=True)
 
     def phase(self, name: str) -> None:
         self.doing = name
         if self._bar is not None:
             self._bar.update(self._task, description=name)
         else:
-            print(f"{name} {self.rows:,} rows", file=self._stream, flush=True)
+            print(f"{name} {counted(self.rows, 'row')}", file=self._stream, flush=True)
 
     @property
     def elapsed(self) -> float:
@@ -234,9 +235,10 @@ async def _rows(source: _Source, format: str, progress: _Progress) -> AsyncItera
 def _summary(path: str, summary: ImportSummary, seconds: float) -> str:
     rate = summary.rows / seconds if seconds > 0 else 0.0
     counts = f"{summary.created:,} created, {summary.updated:,} updated, {summary.unchanged:,} unchanged"
+    imported = counted(summary.imported, "row")
     if summary.dry_run:
-        return f"dry run: {path} would import {summary.imported:,} rows ({counts}); nothing was written"
-    return f"imported {summary.imported:,} rows from {path}: {counts} in {seconds:.1f} s ({rate:,.0f} rows/s)"
+        return f"dry run: {path} would import {imported} ({counts}); nothing was written"
+    return f"imported {imported} from {path}: {counts} in {seconds:.1f} s ({rate:,.0f} rows/s)"
 
 
 async def run_import(
@@ -280,9 +282,10 @@ async def run_import(
         except ImportRejected as exc:
             lines += [f"{path}:{error.line}: {error.field}: {error.message}" for error in exc.errors]
             if exc.total > len(exc.errors):
-                lines.append(f"... and {exc.total - len(exc.errors):,} more errors")
+                lines.append(f"... and {counted(exc.total - len(exc.errors), 'more error')}")
             lines.append(
-                f"students: {exc.total:,} errors in {exc.rows:,} rows of {path}; nothing was imported"
+                f"students: {counted(exc.total, 'error')} in {counted(exc.rows, 'row')} of {path}; "
+                "nothing was imported"
             )
         except UnreadableFile as exc:
             lines.append(f"students: {path}:{exc.line}: {exc.reason}; nothing was imported")
@@ -302,7 +305,7 @@ async def run_import(
                     "while committing; the import may or may not have been kept (`students export` tells)"
                 )
             elif progress.doing:
-                outcome = f"while {progress.doing} {progress.rows:,} rows; nothing was imported"
+                outcome = f"while {progress.doing} {counted(progress.rows, 'row')}; nothing was imported"
             else:
                 outcome = f"at row {progress.rows:,}; nothing was imported"
             lines.append(f"students: stopped by {sig.name} {outcome}")
@@ -425,5 +428,5 @@ async def run_export(make_use_case: Callable[[], Any], path: str, *, format: str
             with contextlib.suppress(OSError):  # what it could not write, it cannot flush either
                 target.close()
             temporary.unlink(missing_ok=True)
-    print(f"exported {count:,} students to {shown}", file=err)
+    print(f"exported {counted(count, 'student')} to {shown}", file=err)
     return 0

@@ -71,6 +71,11 @@ class RowError:
     message: str
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 row``, ``10,000 rows``: a count and its noun, in the singular for one."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
 class ImportRejected(ApplicationError):
     """Some rows are wrong, so nothing was imported. ``errors``: the first of them by line;
     ``total``: how many errors in all (``total - len(errors)`` more were not listed)."""
@@ -80,7 +85,7 @@ class ImportRejected(ApplicationError):
         self.total = total
         self.rows = rows
         more = f" (the first {len(errors)} listed)" if total > len(errors) else ""
-        super().__init__(f"{total} errors in {rows} rows{more}; nothing was imported")
+        super().__init__(f"{counted(total, 'error')} in {counted(rows, 'row')}{more}; nothing was imported")
 
 
 class UnreadableFile(ApplicationError):

@@ -92,7 +92,7 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
     _P(422, "invalid-query", "A query the list cannot run", "cursor: was issued for a different sort order", QUERY,
        errors=(_field("query", "cursor", "was issued for a different sort order"),)),
     _P(422, "idempotency-key-reused", "The same key with another body", "this Idempotency-Key was used for a request with a different body", IDEMPOTENCY_KEY),
-    _P(422, "import-rejected", "Rows that break the rules: nothing imported", "2 errors in 10000 rows; nothing was imported", IMPORT,
+    _P(422, "import-rejected", "Rows that break the rules: nothing imported", "2 errors in 10,000 rows; nothing was imported", IMPORT,
        errors=(_field("body", "email", "must be a valid email address", 5002), _field("body", "email", "appears twice in the file (first on line 17)", 9000))),
     _P(422, "unreadable-file", "A file that is not CSV or NDJSON as described", "line 1: the file is UTF-16; save it as UTF-8; nothing was imported", IMPORT,
        errors=(_field("body", "file", "the file is UTF-16; save it as UTF-8", 1),)),

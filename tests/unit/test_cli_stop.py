@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from application.use_cases.import_students import ImportConflict, ImportStudentsCommand, ImportSummary
+from application.use_cases.import_students import (
+    ImportConflict,
+    ImportRejected,
+    ImportStudentsCommand,
+    ImportSummary,
+    RowError,
+    counted,
+)
 from interfaces import cli, entry
 from interfaces.bulk_commands import run_import
 from interfaces.cli import _Stop
@@ -117,7 +124,7 @@ async def test_an_import_signalled_as_it_commits_is_let_finish(handlers: None, t
         )
 
     assert await asyncio.create_task(work()) == 0
-    assert out.getvalue().startswith(f"imported 1 rows from {source}: 1 created")
+    assert out.getvalue().startswith(f"imported 1 row from {source}: 1 created")
     assert stop.stopped_by() is signal.SIGTERM
 
 
@@ -183,3 +190,10 @@ def test_an_import_conflict_advises_what_running_it_again_does(
     cause: str, revising: bool, advice: str
 ) -> None:
     assert str(ImportConflict(cause, revising=revising)) == f"{cause}; nothing was imported; {advice}"
+
+
+def test_counts_are_written_in_the_singular_for_one() -> None:
+    # Found by a new user: "imported 1 rows", "1 errors in 2 rows".
+    assert [counted(n, "row") for n in (0, 1, 2, 10_000)] == ["0 rows", "1 row", "2 rows", "10,000 rows"]
+    rejected = ImportRejected([RowError(2, "cgpa", "must be between 0.00 and 10.00")], total=1, rows=2)
+    assert str(rejected) == "1 error in 2 rows; nothing was imported"
