@@ -88,7 +88,7 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
     _P(422, "validation-error", "Fields that break the rules", "email: must be a valid email address; cgpa: must be between 0.00 and 10.00",
        errors=(_field("body", "email", "must be a valid email address"), _field("body", "cgpa", "must be between 0.00 and 10.00"))),
     _P(422, "malformed-json", "A body that is not JSON", "the request body is not valid JSON", JSON_BODY, title="Malformed JSON",
-       errors=(_field("body", "0", "Expecting value"),)),
+       errors=(_field("body", "", "Expecting value"),)),
     _P(422, "invalid-query", "A query the list cannot run", "cursor: was issued for a different sort order", QUERY,
        errors=(_field("query", "cursor", "was issued for a different sort order"),)),
     _P(422, "idempotency-key-reused", "The same key with another body", "this Idempotency-Key was used for a request with a different body", IDEMPOTENCY_KEY),
