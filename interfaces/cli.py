@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -333,8 +334,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     # Fail before binding the port if the keys cannot be used; every worker builds the same.
     token_verifier(settings)
-    if uses_development_secret(settings):
-        _development_banner(settings, args.host, args.port)
     options = ServeOptions(
         settings=settings,
         host=args.host,
@@ -346,7 +345,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         listener = listen(args.host, args.port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason += "; another program has the port: choose another with --port (make run: PORT=8001)"
         raise CommandFailed(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+    if uses_development_secret(settings):
+        # Once the port is this server's: a token printed for a port another program holds
+        # would be sent to that program (found by a new user).
+        _development_banner(settings, args.host, args.port)
     with listener, _metrics_shared_by(args.workers):
         return serve(options, listener)
 
@@ -380,14 +385,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _integer(low: int, high: int, what: str) -> Callable[[str], int]:
+def _integer(low: int, high: int, unit: str = "") -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high``, of ``unit`` (a plural: "seconds") if it has one."""
+    of = f" of {unit}" if unit else ""
+    bounds = f"{low} to {high} {unit}" if unit else f"{low} to {high}"
+
     def parse(text: str) -> int:
         # Digits only: int() would also take " 80", "1_000" and "٨٠".
         if not re.fullmatch(r"[0-9]{1,18}", text):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}")
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{of}")
         value = int(text)
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {low} to {high} {what}, not {value}")
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value}")
         return value
 
     return parse
@@ -414,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the REST API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=_integer(1, 65535, "port"), default=8000, help="port to listen on (default 8000)"
+        "--port", type=_integer(1, 65535), default=8000, help="port to listen on (default 8000)"
     )
     serve.add_argument(
         "--workers",

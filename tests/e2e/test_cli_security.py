@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -107,3 +108,20 @@ def test_a_newcomer_gets_a_private_secret_and_a_working_token(tmp_path: Path) ->
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+def test_a_port_in_use_gets_no_token_printed(tmp_path: Path) -> None:
+    # Found by a new user: `make run` with port 8000 taken printed a token and a curl line for
+    # that port, which another program holds, before it said the port was in use.
+    env = _without_keys() | {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'students.db'}"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = students("serve", "--port", str(port), env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"students: cannot listen on 127.0.0.1:{port}: Address already in use; another program has "
+        "the port: choose another with --port (make run: PORT=8001)"
+    )
