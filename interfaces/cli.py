@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -61,8 +62,11 @@ def _database_call(
     *,
     unfinished: str = "it may not have finished; run it again",
     stop: _Stop | None = None,
+    creates: bool = False,
 ) -> Any:
     """Run ``work(engine)`` on a fresh engine; an unreachable database is one line, not a traceback.
+    Only work that ``creates`` the database (a migration) may start on an SQLite file that is not
+    there: SQLite would make an empty one for anything else, wherever the command was run.
 
     SIGTERM or SIGINT cancels the work (see :class:`_Stop`); the one line then says so and what
     that left (``unfinished``), and the status is the shell's for that signal. Work that says
@@ -78,6 +82,14 @@ def _database_call(
     from infrastructure.sqlalchemy.faults import reason_of
 
     stop = stop or _Stop()
+    url = make_url(settings.database_url)
+    missing = _missing_sqlite_file(url.get_backend_name(), url.database, url.query)
+    if missing is not None and not creates:
+        where = url.render_as_string(hide_password=True)
+        raise CommandFailed(
+            f"cannot {action} {where}: there is no database file {missing}; run `students migrate` "
+            "first (the default is ./students.db, in the directory the command runs in)"
+        )
 
     async def run() -> Any:
         stop.listen()
@@ -114,6 +126,16 @@ def _database_call(
         if isinstance(exc, StoreUnavailable):
             reason = f"{exc} ({exc.reason})" if exc.reason else str(exc)
         raise CommandFailed(f"cannot {action} {where}: {reason}") from None
+
+
+def _missing_sqlite_file(backend: str, database: str | None, query: Any) -> Path | None:
+    """The file an SQLite URL names, where it is not there (None for a database in memory)."""
+    if backend != "sqlite" or not database or database == ":memory:" or query.get("mode") == "memory":
+        return None
+    if database.startswith("file:"):
+        return None  # a URI filename: SQLite's own to judge
+    path = Path(database)
+    return None if path.exists() else path.absolute()
 
 
 class _Stop:
@@ -243,7 +265,13 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from infrastructure.migrations import upgrade_to_head
 
-    _database_call(settings, "migrate", upgrade_to_head, unfinished="run `students migrate` again to finish")
+    _database_call(
+        settings,
+        "migrate",
+        upgrade_to_head,
+        unfinished="run `students migrate` again to finish",
+        creates=True,
+    )
     print("database is at the latest revision", file=sys.stderr)
     return 0
 

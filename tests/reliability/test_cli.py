@@ -65,10 +65,42 @@ def test_purge_against_an_unreachable_database_is_one_line() -> None:
 
 
 def test_purge_before_migrate_says_to_migrate(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()  # there, but never migrated
     env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
     result = students("purge-idempotency-keys", env=env)
     assert result.returncode == 1
     assert "the database has no schema yet; run `students migrate`" in assert_one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("purge-idempotency-keys",), ("export",), ("import", "in.csv"), ("import", "--dry-run", "in.csv")],
+)
+def test_a_command_on_an_sqlite_file_that_is_not_there_leaves_none_behind(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # Found by a new user: run outside the project, `students export` said to migrate, and left an
+    # empty students.db in the directory it ran in (SQLite makes the file it is asked to open).
+    missing = tmp_path / "students.db"
+    env = server_environment(DATABASE_URL="sqlite+aiosqlite:///students.db")
+    (tmp_path / "in.csv").write_text("name,email,department,cgpa\nAda Lovelace,ada@example.edu,CS,9.5\n")
+    result = students(*command, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert assert_one_line(result.stderr) == (
+        f"students: cannot {_ACTIONS[command[0]]} sqlite+aiosqlite:///students.db: there is no database "
+        f"file {missing}; run `students migrate` first (the default is ./students.db, in the directory "
+        "the command runs in)"
+    )
+    assert not missing.exists()
+    assert students("migrate", env=env, cwd=tmp_path).returncode == 0  # which may make it
+    assert missing.exists()
+
+
+_ACTIONS = {
+    "purge-idempotency-keys": "purge the idempotency keys of",
+    "export": "export from",
+    "import": "import into",
+}
 
 
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
