@@ -32,8 +32,8 @@ from application.use_cases.import_students import (
     ImportSummary,
     OnConflict,
     UnreadableFile,
-    counted,
 )
+from application.wording import counted
 from interfaces.gc_policy import bulk_work
 from interfaces.student_files import CSV, FORMATS, NDJSON, Writer, reader_for
 
@@ -356,7 +356,8 @@ def _export_target(path: str) -> tuple[int, Path]:
         raise BadFile(f"cannot write {path}: it is not a regular file; for a pipe, export to -")
     destination = Path(path)
     # The name shortened, so that one near the 255-byte limit still leaves room for the rest.
-    prefix = f".{destination.name[:200]}."
+    # Cut by bytes, as the limit counts them: 200 characters of "é" are 400.
+    prefix = f".{os.fsencode(destination.name)[:200].decode(errors='ignore')}."
     try:
         descriptor, name = tempfile.mkstemp(dir=destination.parent, prefix=prefix, suffix=".partial")
     except OSError as exc:

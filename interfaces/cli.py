@@ -22,9 +22,11 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 
+from application.wording import counted
 from infrastructure.auth.keys import (
     KeyConfigurationError,
     token_issuer,
@@ -83,13 +85,9 @@ def _database_call(
 
     stop = stop or _Stop()
     url = make_url(settings.database_url)
-    missing = _missing_sqlite_file(url.get_backend_name(), url.database, url.query)
-    if missing is not None and not creates:
-        where = url.render_as_string(hide_password=True)
-        raise CommandFailed(
-            f"cannot {action} {where}: there is no database file {missing}; run `students migrate` "
-            "first (the default is ./students.db, in the directory the command runs in)"
-        )
+    problem = _sqlite_file_problem(url, creates=creates)
+    if problem is not None:
+        raise CommandFailed(f"cannot {action} {url.render_as_string(hide_password=True)}: {problem}")
 
     async def run() -> Any:
         stop.listen()
@@ -128,14 +126,29 @@ def _database_call(
         raise CommandFailed(f"cannot {action} {where}: {reason}") from None
 
 
-def _missing_sqlite_file(backend: str, database: str | None, query: Any) -> Path | None:
-    """The file an SQLite URL names, where it is not there (None for a database in memory)."""
-    if backend != "sqlite" or not database or database == ":memory:" or query.get("mode") == "memory":
+def _sqlite_file_problem(url: Any, *, creates: bool) -> str | None:
+    """What is wrong with the file an SQLite URL names, before SQLite is asked to open it (it
+    would make an empty one, or fail with "unable to open database file"); None if nothing is,
+    or for a database in memory. A file that is not there is a problem only for work that does
+    not create it."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
-    if database.startswith("file:"):
-        return None  # a URI filename: SQLite's own to judge
-    path = Path(database)
-    return None if path.exists() else path.absolute()
+    if url.query.get("mode") == "memory":
+        return None
+    if database.startswith("file:") and url.query.get("uri") in ("true", "1"):
+        database = unquote(urlsplit(database).path)  # an SQLite URI filename: its path
+    path = Path(database).absolute()
+    if path.is_dir():
+        return f"{path} is a directory, not a database file"
+    if not path.parent.is_dir():
+        return f"there is no directory {path.parent} for the database file"
+    if not creates and not path.exists():
+        return (
+            f"there is no database file {path}; run `students migrate` first (the default is "
+            "./students.db, in the directory the command runs in)"
+        )
+    return None
 
 
 class _Stop:
@@ -291,7 +304,7 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
             await database.dispose()
 
     purged = _database_call(settings, "purge the idempotency keys of", purge)
-    print(f"{purged} expired idempotency keys removed", file=sys.stderr)
+    print(f"{counted(purged, 'expired idempotency key')} removed", file=sys.stderr)
     return 0
 
 
@@ -315,6 +328,8 @@ def _development_banner(settings: Settings, host: str, port: int) -> None:
         "local-developer", (scopes.READ, scopes.WRITE), ttl=_DEVELOPMENT_TOKEN_TTL
     )
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"  # an IPv6 address, as a URL writes it (RFC 3986)
     print(
         f"No AUTH_SECRET configured: signing tokens with the development secret in "
         f"{settings.dev_secret_file.resolve()} (never use it in production).\n"

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from application.use_cases.import_students import ImportRow, UnreadableFile
+from application.wording import counted, decoder_complaint
 from domain.errors import FieldError
 from domain.student import Student
 
@@ -299,7 +300,9 @@ class CsvReader(RowReader):
 
     def _row(self, line: int, fields: list[str], *, not_utf8: bool) -> ImportRow:
         if len(fields) != self._width:
-            problem = FieldError("row", f"has {len(fields)} fields; the header names {self._width}")
+            problem = FieldError(
+                "row", f"has {counted(len(fields), 'field')}; the header names {self._width}"
+            )
             return ImportRow(line, problems=(problem,))
         columns = self._columns
         assert columns is not None
@@ -332,7 +335,11 @@ class NdjsonReader(RowReader):
         except _DuplicateMember as exc:
             return ImportRow(line, problems=(FieldError(shown(str(exc)), "is given twice"),))
         except (ValueError, RecursionError, ArithmeticError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "cannot be read"
+            reason = (
+                decoder_complaint(exc.msg, exc.pos)
+                if isinstance(exc, json.JSONDecodeError)
+                else "cannot be read"
+            )
             return ImportRow(line, problems=(FieldError("row", f"is not valid JSON: {reason}"),))
         if not isinstance(document, dict):
             return ImportRow(line, problems=(FieldError("row", "is not a JSON object"),))

@@ -34,6 +34,7 @@ from application.errors import (
 )
 from application.idempotency import IdempotencyKey, IdempotencyPolicy, IdempotencyRecord, fingerprint
 from application.ports import Clock, EmailClash, IdGenerator, StagedStudent, StudentImport, UnitOfWork
+from application.wording import counted
 from domain.errors import EmailAlreadyRegistered, FieldError, InvalidStudentData
 from domain.student import Student, StudentChanges
 
@@ -69,11 +70,6 @@ class RowError:
     line: int
     field: str
     message: str
-
-
-def counted(number: int, noun: str) -> str:
-    """``1 row``, ``10,000 rows``: a count and its noun, in the singular for one."""
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 class ImportRejected(ApplicationError):

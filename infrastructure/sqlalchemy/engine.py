@@ -41,7 +41,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         "pool_recycle": settings.db_pool_recycle,
     }
     if _is_sqlite(url):
-        if url.database in (None, "", ":memory:"):
+        if url.database in (None, "", ":memory:") or url.query.get("mode") == "memory":
             # One shared connection, or every checkout would see its own empty database.
             options["poolclass"] = StaticPool
         else:

@@ -27,6 +27,7 @@ from application.errors import (
     StoreUnavailable,
 )
 from application.use_cases.import_students import ImportConflict, ImportRejected, UnreadableFile
+from application.wording import decoder_complaint
 from domain.errors import (
     DomainError,
     EmailAlreadyRegistered,
@@ -267,13 +268,12 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
         # A rule's own words, without pydantic's prefix: "must not be blank".
         message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
-            # FastAPI's loc is ("body", offset): the offset is no field, so it goes in the words
-            # (0, the start, is also where the reader's own refusals point: left unsaid).
+            # FastAPI's loc is ("body", offset): the offset is no field, so it goes in the words.
             malformed = True
             message = str((error.get("ctx") or {}).get("error") or message)
             offset, field = field, ""
-            if offset.isdigit() and offset != "0":
-                message = f"{message} (at character {offset})"
+            if offset.isdigit():
+                message = decoder_complaint(message, int(offset))
         elif error.get("type") == "extra_forbidden":
             message = "is not a known field"
         issues.append(FieldIssue(location, field, message))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from application.wording import counted
 from infrastructure.auth.tokens import Principal
 from infrastructure.rate_limits import Budget, Verdict
 from interfaces.http.operations import PRINCIPAL_KEY
@@ -74,7 +75,7 @@ class RateLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, verdict: Verdict) -> None:
         name = self._budget.name
         detail = (
-            f"more than {verdict.limit} requests in {verdict.window} s from this "
+            f"more than {counted(verdict.limit, 'request')} in {verdict.window} s from this "
             f"{'caller' if name == 'caller' else 'address'}; retry in {verdict.retry_after} s"
         )
         headers = {"Retry-After": str(verdict.retry_after)}

@@ -471,3 +471,13 @@ async def test_an_exclusive_import_whose_connection_is_cut_leaves_the_table_and_
                 assert (await connection.execute(sa.text("SELECT count(*) FROM students"))).scalar() == 0
         finally:
             await engine.dispose()
+
+
+def test_an_export_takes_a_long_name_of_letters_beyond_ascii(tmp_path: Path) -> None:
+    # Found by attack: the temporary name was cut to 200 characters, not bytes, so a legal name
+    # of 120 "é" (244 bytes) was "File name too long".
+    env = _environment(tmp_path)
+    name = "é" * 120 + ".csv"
+    result = students("export", str(tmp_path / name), env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / name).read_text().startswith("id,name,email")

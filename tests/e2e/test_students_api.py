@@ -78,7 +78,7 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
     assert problem["type"] == "/problems/malformed-json"
     # Where the decoder stopped is said in words: it is no field (found by a new user: "field": "9").
     assert problem["errors"] == [
-        {"location": "body", "field": "", "message": "Expecting value (at character 9)"}
+        {"location": "body", "field": "", "message": "Expecting value (at character 10)"}
     ]
 
 

@@ -168,3 +168,27 @@ def test_migrate_of_a_database_from_a_newer_release_is_one_line(tmp_path: Path) 
     assert result.returncode == 1
     assert "was it migrated by a newer release?" in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("database", "problem"),
+    [
+        ("dir.db", "{tmp}/dir.db is a directory, not a database file"),
+        ("nope/x.db", "there is no directory {tmp}/nope for the database file"),
+        ("file:uri.db?uri=true", "there is no database file {tmp}/uri.db; run `students migrate` first"),
+    ],
+)
+def test_an_sqlite_file_that_cannot_be_one_is_one_line_before_sqlite_opens_it(
+    tmp_path: Path, database: str, problem: str
+) -> None:
+    # Found by attack: a directory as the file printed aiosqlite's thread traceback ("Event loop
+    # is closed") after the line, and said to retry; a missing directory said to migrate, which
+    # failed too; an SQLite URI filename left an empty database behind.
+    (tmp_path / "dir.db").mkdir()
+    env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    result = students("export", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    line = assert_one_line(result.stderr)
+    assert problem.format(tmp=tmp_path) in line
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.db"]

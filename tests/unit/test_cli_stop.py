@@ -18,8 +18,9 @@ from application.use_cases.import_students import (
     ImportStudentsCommand,
     ImportSummary,
     RowError,
-    counted,
 )
+from application.wording import counted, decoder_complaint
+from infrastructure.settings import Settings
 from interfaces import cli, entry
 from interfaces.bulk_commands import run_import
 from interfaces.cli import _Stop
@@ -197,3 +198,33 @@ def test_counts_are_written_in_the_singular_for_one() -> None:
     assert [counted(n, "row") for n in (0, 1, 2, 10_000)] == ["0 rows", "1 row", "2 rows", "10,000 rows"]
     rejected = ImportRejected([RowError(2, "cgpa", "must be between 0.00 and 10.00")], total=1, rows=2)
     assert str(rejected) == "1 error in 2 rows; nothing was imported"
+
+
+@pytest.mark.parametrize(
+    ("message", "offset", "words"),
+    [
+        ("Expecting value", 0, "Expecting value"),
+        ("Expecting value", 9, "Expecting value (at character 10)"),
+        ("Invalid control character at", 9, "Invalid control character (at character 10)"),
+    ],
+)
+def test_the_decoders_complaints_read_as_a_person_counts(message: str, offset: int, words: str) -> None:
+    # Found by attack: "Invalid control character at (at character 10)", and offsets from 0.
+    assert decoder_complaint(message, offset) == words
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("::1", "http://[::1]:8123/"),
+        ("::", "http://127.0.0.1:8123/"),
+        ("localhost", "http://localhost:8123/"),
+    ],
+)
+def test_the_development_banners_curl_line_is_a_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str, shown: str
+) -> None:
+    # Found by attack: `serve --host ::1` printed http://::1:8123/students.
+    settings = Settings(environment="development", auth_secret=None, dev_secret_file=tmp_path / ".dev-secret")
+    cli._development_banner(settings, host, 8123)
+    assert f" {shown}students\n" in capsys.readouterr().out
