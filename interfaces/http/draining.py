@@ -12,7 +12,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interfaces.http.problems import problem_response
+from interfaces.http.problems import RETRY_SOON, problem_response
 from interfaces.lifecycle import Lifecycle
 
 _CLOSE = (b"connection", b"close")
@@ -52,7 +52,5 @@ class Draining:
                 else "this server process stopped before it could answer: the change may or may not "
                 "have been kept; read the resource before retrying"
             )
-            response = problem_response(
-                scope["path"], 503, "shutting-down", detail, headers={"Retry-After": "1"}
-            )
+            response = problem_response(scope["path"], 503, "shutting-down", detail, headers=RETRY_SOON)
             await response(scope, receive, send_closing)

@@ -14,7 +14,7 @@ from infrastructure.sqlalchemy.faults import throttled
 from infrastructure.sqlalchemy.health import DatabaseProbe, DatabaseUnavailable
 from interfaces.container import Container
 from interfaces.http.operations import Operation, public, refuses
-from interfaces.http.problems import problem
+from interfaces.http.problems import RETRY_LATER, RETRY_SOON, problem
 from interfaces.http.rendering import JsonResponse
 from interfaces.http.requests import uses
 from interfaces.lifecycle import Lifecycle
@@ -53,12 +53,6 @@ def _json(schema: dict[str, Any], example: dict[str, Any]) -> dict[int | str, di
     return {200: {"content": {"application/json": {"schema": schema, "example": example}}}}
 
 
-# When to ask again, as the API's own 503s say it (problems.py): a second, or, where a person or a
-# failover has to act first (a migration, a database that accepts no changes), ten.
-_SOON = {"Retry-After": "1"}
-_LATER = {"Retry-After": "10"}
-
-
 @router.get(
     "/healthz",
     operation_id="check_liveness",
@@ -87,7 +81,9 @@ async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Resp
     shutting down; else 503. For readiness probes and balancers. Needs no token."""
     if lifecycle.draining:
         # Still serving, but on its way out: a balancer that polls this sends its clients elsewhere.
-        return problem(request, 503, "shutting-down", "this server process is shutting down", headers=_SOON)
+        return problem(
+            request, 503, "shutting-down", "this server process is shutting down", headers=RETRY_SOON
+        )
     try:
         state = await probe.state()
     except DatabaseUnavailable as exc:
@@ -95,7 +91,7 @@ async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Resp
         # second at most, since anyone may poll this.
         throttled.warn("not-ready", f"not ready: {exc}")
         detail = "the database did not answer in time" if exc.slow else "the database cannot be reached"
-        return problem(request, 503, "database-unavailable", detail, headers=_SOON)
+        return problem(request, 503, "database-unavailable", detail, headers=RETRY_SOON)
     revision = state.revision
     if revision is None:
         return problem(
@@ -103,11 +99,11 @@ async def readyz(request: Request, probe: Probe, lifecycle: ThisProcess) -> Resp
             503,
             "database-not-migrated",
             "the database has no schema yet; run `students migrate`",
-            headers=_LATER,
+            headers=RETRY_LATER,
         )
     if not state.writable:
         return problem(
-            request, 503, "database-read-only", "the database accepts no changes now", headers=_LATER
+            request, 503, "database-read-only", "the database accepts no changes now", headers=RETRY_LATER
         )
     # A revision other than the expected one is still served: during a rolling deploy the
     # database is migrated ahead of the processes still running the previous release.

@@ -172,14 +172,17 @@ _DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     StoreNotMigrated: (503, "database-not-migrated"),
     StoreUnavailable: (503, "database-unavailable"),
 }
-# Extra headers some answers carry: when a retry may succeed.
+# When a retry may succeed: in a second, or, where a person or a failover acts first (a
+# migration is run by a person or a deploy, a read-only database waits for a failover), in ten.
+RETRY_SOON = {"Retry-After": "1"}
+RETRY_LATER = {"Retry-After": "10"}
+# Extra headers some answers carry.
 _DOMAIN_HEADERS: dict[type[Exception], dict[str, str]] = {
-    IdempotencyKeyInFlight: {"Retry-After": "1"},
-    ImportConflict: {"Retry-After": "1"},
-    Overloaded: {"Retry-After": "1"},
-    StoreUnavailable: {"Retry-After": "1"},
-    # A migration is run by a person or a deploy: not a matter of a second.
-    StoreNotMigrated: {"Retry-After": "10"},
+    IdempotencyKeyInFlight: RETRY_SOON,
+    ImportConflict: RETRY_SOON,
+    Overloaded: RETRY_SOON,
+    StoreUnavailable: RETRY_SOON,
+    StoreNotMigrated: RETRY_LATER,
 }
 
 
