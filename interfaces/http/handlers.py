@@ -256,7 +256,12 @@ def _direct_handler(
     handler: Handler,
 ) -> Handler | None:
     """The direct path for what the route takes, if there is one."""
-    if folded and _only_path_parameters(full, folded) and route.body_field is None:
+    if (
+        folded
+        and _only_path_parameters(full, folded)
+        and route.body_field is None
+        and _answers_a_response(full)
+    ):
         return _direct(full, calls)
     query = _query_model(route, full, folded)
     if query is not None:

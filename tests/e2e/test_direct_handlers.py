@@ -437,3 +437,32 @@ async def test_an_endpoint_taking_the_connection_keeps_fastapis_handler() -> Non
         (200, "/by-path/3 3"),
         (200, "/by-body hi"),
     ]
+
+
+async def _provided(request: Request) -> str:
+    return "folded"
+
+
+async def test_an_endpoint_that_answers_a_document_keeps_fastapis_handler() -> None:
+    # Review: the path-only direct path did not ask what the endpoint answers, as the other two
+    # do; one that returns a document (for FastAPI to render) would have reached the client raw.
+    router = APIRouter(route_class=Operation)
+
+    @router.get("/documents/{n}")
+    async def document(n: int, extra: Annotated[str, Depends(_provided)]) -> dict[str, Any]:
+        return {"n": n, "extra": extra}
+
+    route = next(operations(router.routes))
+    assert route.get_route_handler().__qualname__ == "_exact.<locals>.exact"
+    app = FastAPI()
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def caller(request: Request, call_next: Any) -> Any:
+        request.scope[PRINCIPAL_KEY] = Principal("tester", frozenset({READ}))
+        return await call_next(request)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/documents/3")
+    assert (response.status_code, response.json()) == (200, {"n": 3, "extra": "folded"})
