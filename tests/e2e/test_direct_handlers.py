@@ -264,6 +264,22 @@ async def test_fastapis_own_body_limit_is_judged_by_fastapis_handler() -> None:
         assert (await client.get("/students")).json()["items"] == []
 
 
+@asynccontextmanager
+async def _toy_client(router: APIRouter) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a bare app of ``router``'s Operations, its caller verified with every scope."""
+    app = FastAPI()
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def caller(request: Request, call_next: Any) -> Any:
+        request.scope[PRINCIPAL_KEY] = Principal("tester", frozenset({READ, WRITE}))
+        return await call_next(request)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
 class _Note(BaseModel):
     text: str
 
@@ -283,16 +299,7 @@ async def test_a_route_with_a_dependency_that_is_no_coroutine_keeps_fastapis_han
 
     route = next(operations(router.routes))
     assert route.get_route_handler().__qualname__ == "_exact.<locals>.exact"
-    app = FastAPI()
-    app.include_router(router)
-
-    @app.middleware("http")
-    async def caller(request: Request, call_next: Any) -> Any:
-        request.scope[PRINCIPAL_KEY] = Principal("tester", frozenset({WRITE}))
-        return await call_next(request)
-
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with _toy_client(router) as client:
         response = await client.post("/notes", json={"text": "hi"}, headers={"x-note": "sync"})
     assert (response.status_code, response.text) == (200, "hi:sync")
 
@@ -417,16 +424,7 @@ async def test_an_endpoint_taking_the_connection_keeps_fastapis_handler() -> Non
 
     for route in operations(router.routes):
         assert route.get_route_handler().__qualname__ == "_exact.<locals>.exact"
-    app = FastAPI()
-    app.include_router(router)
-
-    @app.middleware("http")
-    async def caller(request: Request, call_next: Any) -> Any:
-        request.scope[PRINCIPAL_KEY] = Principal("tester", frozenset({READ, WRITE}))
-        return await call_next(request)
-
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with _toy_client(router) as client:
         answers = [
             await client.get("/by-query?a=2"),
             await client.get("/by-path/3"),
@@ -454,15 +452,6 @@ async def test_an_endpoint_that_answers_a_document_keeps_fastapis_handler() -> N
 
     route = next(operations(router.routes))
     assert route.get_route_handler().__qualname__ == "_exact.<locals>.exact"
-    app = FastAPI()
-    app.include_router(router)
-
-    @app.middleware("http")
-    async def caller(request: Request, call_next: Any) -> Any:
-        request.scope[PRINCIPAL_KEY] = Principal("tester", frozenset({READ}))
-        return await call_next(request)
-
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with _toy_client(router) as client:
         response = await client.get("/documents/3")
     assert (response.status_code, response.json()) == (200, {"n": 3, "extra": "folded"})
