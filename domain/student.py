@@ -40,6 +40,13 @@ _EMAIL = re.compile(
     r"@(?P<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})"
 )
 
+# What a spreadsheet takes a cell for a formula by, when it opens a CSV file: a name or an email
+# that began so would run as one where an export is opened (CSV injection), so neither may. A tab
+# or a carriage return, which some take so too, is refused already (a control character, or no
+# email's). A name or an email stored before this rule is neutralised by the CSV export instead.
+FORMULA_STARTS = ("=", "+", "-", "@")
+_FORMULA = "must not start with =, +, - or @, which a spreadsheet would run as a formula"
+
 CgpaInput = Decimal | int | str
 
 
@@ -63,6 +70,8 @@ def normalise_name(value: object) -> str:
     name = trimmed_nfc(_text(value), NAME_MAX_LENGTH)
     if name is None:
         raise ValueError(f"must be at most {NAME_MAX_LENGTH} characters")
+    if name.startswith(FORMULA_STARTS):
+        raise ValueError(_FORMULA)
     if plainly_a_name(name):
         return name
     check_printable(name)
@@ -82,6 +91,8 @@ def normalise_email(value: object) -> str:
     match = _EMAIL.fullmatch(email)
     if match is None or len(match["local"]) > 64:
         raise ValueError("must be a valid email address")
+    if email.startswith(FORMULA_STARTS):
+        raise ValueError(_FORMULA)
     return email
 
 

@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     formats = "csv or ndjson (default: from the file's extension, .ndjson/.jsonl, else csv)"
     importing = commands.add_parser(
-        "import", help="import a file of students, all rows or none (see README: Bulk import)"
+        "import", help="import a file of students, all rows or none (see README: Bulk import and export)"
     )
     importing.add_argument("file", metavar="FILE", help="the file to read; - reads standard input")
     importing.add_argument("--format", choices=FORMATS, help=formats)
@@ -522,11 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--exclusive",
         action="store_true",
         help="take the students table for the import's own (everyone else waits) and build its "
-        "indexes after the rows, which is faster; PostgreSQL and SQLite (see README: Bulk import)",
+        "indexes after the rows, which is faster; PostgreSQL and SQLite (see README: Bulk import and export)",
     )
     exporting = commands.add_parser("export", help="write every student to a file, in id order")
     exporting.add_argument(
-        "file", metavar="FILE", nargs="?", default="-", help="the file to write (default: standard output)"
+        "file",
+        metavar="FILE",
+        nargs="?",
+        default="-",
+        help="the file to write; - (the default) writes standard output",
     )
     exporting.add_argument("--format", choices=FORMATS, help=formats)
     commands.add_parser("purge-idempotency-keys", help="delete expired Idempotency-Key records now")
@@ -535,7 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("scopes", nargs="+", metavar="SCOPE", help=f"any of {', '.join(scopes.ALL)}")
     token.add_argument(
-        "--ttl", type=_integer(1, _MAX_TTL, "seconds"), default=3600, metavar="SECONDS", help="default 3600"
+        "--ttl",
+        type=_integer(1, _MAX_TTL, "seconds"),
+        default=3600,
+        metavar="SECONDS",
+        help=f"seconds the token holds, 1 to {_MAX_TTL:,} (366 days); default 3600",
     )
     token.add_argument("--subject", type=_subject, default="students-cli", help="the caller (sub claim)")
     return parser

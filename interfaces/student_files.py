@@ -35,7 +35,7 @@ import orjson
 from application.use_cases.import_students import ImportRow, UnreadableFile
 from application.wording import counted, decoder_complaint
 from domain.errors import FieldError
-from domain.student import Student
+from domain.student import FORMULA_STARTS, Student
 
 CSV = "csv"
 NDJSON = "ndjson"
@@ -363,11 +363,17 @@ def _csv_text(rows: Iterable[Iterable[Any]]) -> str:
     return buffer.getvalue()
 
 
+def _cell(text: str) -> str:
+    """Text as a CSV cell that no spreadsheet runs: one stored before the domain refused a formula's
+    start (FORMULA_STARTS) is written after an apostrophe, which spreadsheets take for "text"."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv_values(student: Student) -> tuple[Any, ...]:
     return (
         student.id,
-        student.name,
-        student.email,
+        _cell(student.name),
+        _cell(student.email),
         student.department,
         student.cgpa,
         student.version,

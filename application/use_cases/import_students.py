@@ -128,7 +128,8 @@ class ImportStudentsCommand:
     rows: AsyncIterable[ImportRow]
     on_conflict: OnConflict = OnConflict.ERROR
     dry_run: bool = False
-    # Told what the import is doing once the rows are read: "checking", "storing", "committing".
+    # Told what the import is doing once the rows are read: "checking", "storing" ("counting" in
+    # a dry run), "committing".
     on_phase: Callable[[str], None] | None = None
     # Makes a retried import answer with the first one's summary instead of running again.
     idempotency_key: IdempotencyKey | None = None
@@ -260,7 +261,8 @@ class ImportStudents:
                 clashes, clash_count = await staged.clashes(with_stored=not update, limit=self._max_errors)
                 if checked.total_errors or clash_count:
                     raise self._rejection(checked, clashes, clash_count)
-                phase("storing")
+                # A dry run stores nothing: it counts what it would create.
+                phase("counting" if command.dry_run else "storing")
                 updated = unchanged = 0
                 if update:
                     updated, unchanged = await self._revise(staged, now, dry_run=command.dry_run)

@@ -27,7 +27,8 @@ Name = Annotated[
     str,
     Field(
         max_length=200,
-        description="1-100 characters once trimmed, stored in Unicode NFC; printable, with a letter",
+        description="1-100 characters once trimmed, stored in Unicode NFC; printable, with a letter; "
+        "not starting with =, +, - or @ (a spreadsheet formula)",
         examples=["Ada Lovelace"],
     ),
     AfterValidator(normalise_name),
@@ -37,7 +38,7 @@ Email = Annotated[
     Field(
         max_length=EMAIL_MAX_LENGTH,
         json_schema_extra={"format": "email"},
-        description="a valid address; stored in lower case; unique",
+        description="a valid address, not starting with =, +, - or @; stored in lower case; unique",
         examples=["ada@example.org"],
     ),
     AfterValidator(normalise_email),

@@ -53,6 +53,9 @@ def test_an_import_then_an_export_round_trips_with_a_summary_and_status_0(tmp_pa
     again = students("import", str(target), "--on-conflict", "update", "--dry-run", env=env)
     assert again.returncode == 0
     assert "would import 2 rows (0 created, 0 updated, 2 unchanged); nothing was written" in again.stdout
+    # Found by attack: a dry run said it was storing the rows it never writes.
+    steps = [line.split()[0] for line in again.stderr.splitlines() if line.endswith(" rows")]
+    assert steps == ["checking", "counting"], again.stderr
 
 
 def test_a_bad_file_names_each_bad_line_and_exits_1_having_imported_nothing(tmp_path: Path) -> None:

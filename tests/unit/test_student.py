@@ -21,6 +21,7 @@ from domain.student import Student
 from domain.text import NFC_SHORTENS_AT_MOST
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+FORMULA = "must not start with =, +, - or @, which a spreadsheet would run as a formula"
 
 
 def register(**overrides: object) -> Student:
@@ -98,6 +99,14 @@ def test_register_normalises_values() -> None:
         ("name", "Ada\x85", "must not contain control or invisible formatting characters"),
         ("email", "ada@example.org\n", "must be a valid email address"),
         ("name", "\u0301Ada", "must not start with a combining mark"),
+        # Found by attack: a CSV export opened in a spreadsheet ran these as formulas.
+        ("name", '=HYPERLINK("http://evil.example/","click")', FORMULA),
+        ("name", "  +Ada Plus", FORMULA),
+        ("name", "-Ada", FORMULA),
+        ("name", "@Ada", FORMULA),
+        ("email", "=cmd|'/Ccalc'!A0@example.org", FORMULA),
+        ("email", " +ada@example.org", FORMULA),
+        ("email", "-ada@example.org", FORMULA),
         ("cgpa", 8.5, "must be a decimal number"),
         ("cgpa", True, "must be a decimal number"),
         ("name", 42, "must be a string"),
@@ -113,6 +122,19 @@ def test_every_invalid_field_is_reported_at_once() -> None:
     with pytest.raises(InvalidStudentData) as excinfo:
         register(name="", email="x", department="?", cgpa="11")
     assert set(field_errors(excinfo)) == {"name", "email", "department", "cgpa"}
+
+
+def test_a_revision_to_a_formula_is_refused_and_changes_nothing() -> None:
+    student = register()
+    with pytest.raises(InvalidStudentData) as excinfo:
+        student.revise(now=NOW + timedelta(hours=1), name="=1+1")
+    assert field_errors(excinfo) == {"name": FORMULA}
+    assert (student.name, student.version) == ("Ada Lovelace", 1)
+
+
+def test_a_formula_sign_inside_a_name_or_an_email_is_no_formula() -> None:
+    student = register(name="Ada = Countess + Lovelace-King", email="ada+intake-2026@example.org")
+    assert (student.name, student.email) == ("Ada = Countess + Lovelace-King", "ada+intake-2026@example.org")
 
 
 def test_cgpa_boundaries_are_allowed() -> None:

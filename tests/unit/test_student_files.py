@@ -5,15 +5,19 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from types import FrameType
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from application.use_cases.import_students import ImportRow, UnreadableFile
 from domain.errors import FieldError
+from domain.student import Student
 from interfaces import student_files
-from interfaces.student_files import CSV, MAX_LINE_CHARACTERS, NDJSON, reader_for, shown
+from interfaces.student_files import CSV, MAX_LINE_CHARACTERS, NDJSON, Writer, reader_for, shown
 
 
 def _read(data: bytes, format: str = CSV, chunk: int = 3) -> list[ImportRow]:
@@ -247,3 +251,18 @@ def test_a_name_from_the_file_is_repeated_in_an_error_cut_short() -> None:
         _read(b"name,email,department,cgpa," + b"x" * 10_000 + b"\n", chunk=1 << 20)
     assert unreadable.value.reason.startswith(f"unknown column '{'x' * 24}'...; ")
     assert shown("\U0001f600" * 30) == "\U0001f600" * 24 + "..."
+
+
+def test_a_name_or_email_stored_before_formulas_were_refused_is_exported_as_text() -> None:
+    """Found by attack: such a cell ran as a formula where the registrar opened the export."""
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    # Made as a row loaded from the store is: the rules of today are not asked.
+    stored = Student(
+        uuid4(), '=HYPERLINK("http://evil.example/")', "-x@example.org", "CS", Decimal("8.5"), when, when
+    )
+    plain = Student(uuid4(), "Ada = Lovelace", "ada+1@example.org", "CS", Decimal("8.5"), when, when)
+    lines = Writer(CSV).page([stored, plain]).decode().splitlines()
+    assert lines[0].split(",")[1:3] == ['"\'=HYPERLINK(""http://evil.example/"")"', "'-x@example.org"]
+    assert lines[1].split(",")[1:3] == ["Ada = Lovelace", "ada+1@example.org"]
+    # NDJSON is read by programs, not spreadsheets: it keeps the text as stored.
+    assert b'"name":"=HYPERLINK' in Writer(NDJSON).page([stored])
