@@ -36,6 +36,7 @@ from application.use_cases.import_students import ImportRow, UnreadableFile
 from application.wording import counted, decoder_complaint
 from domain.errors import FieldError
 from domain.student import FORMULA_STARTS, Student
+from interfaces.strict_json import NotAJsonNumber, refuse_constant
 
 CSV = "csv"
 NDJSON = "ndjson"
@@ -331,9 +332,13 @@ class NdjsonReader(RowReader):
         if not_utf8 and _NOT_UTF8.search(text):
             return ImportRow(line, problems=(FieldError("row", "is not valid UTF-8"),))
         try:
-            document = json.loads(text, parse_float=Decimal, object_pairs_hook=_members)
+            document = json.loads(
+                text, parse_float=Decimal, parse_constant=refuse_constant, object_pairs_hook=_members
+            )
         except _DuplicateMember as exc:
             return ImportRow(line, problems=(FieldError(shown(str(exc)), "is given twice"),))
+        except NotAJsonNumber as exc:
+            return ImportRow(line, problems=(FieldError("row", f"is not valid JSON: {exc}"),))
         except (ValueError, RecursionError, ArithmeticError) as exc:
             reason = (
                 decoder_complaint(exc.msg, exc.pos)

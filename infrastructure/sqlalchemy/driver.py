@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import ExecutableDDLElement
 from sqlalchemy.sql import Executable
 
+from infrastructure.sqlalchemy.faults import connection_ending
 from infrastructure.sqlalchemy.tables import UtcDateTime
 
 # DB_ECHO's logger (infrastructure/observability/logging.py): statements run here are logged on
@@ -170,7 +171,7 @@ def translate_driver_error(dialect: Dialect, error: Exception, connection: Any, 
             dbapi_error = translated
     if not isinstance(dbapi_error, dbapi_class):
         return dbapi_error
-    closed = connection is not None and connection.is_closed()
+    closed = (connection is not None and connection.is_closed()) or connection_ending(error)
     invalidated = closed or dialect.is_disconnect(dbapi_error, None, None)  # type: ignore[arg-type]
     return DBAPIError.instance(
         sql,

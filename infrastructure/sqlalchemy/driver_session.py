@@ -110,7 +110,9 @@ class DriverSession:
                 self._discard()  # cancelled mid-COPY: the connection's state is unknown
                 raise
             translated = self._driver.translate(exc, connection, f"COPY {table}")
-            if isinstance(exc, TimeoutError) or connection.is_closed():
+            if isinstance(translated, TimeoutError) or (
+                isinstance(translated, DBAPIError) and translated.connection_invalidated
+            ):
                 self._discard()
             raise_outage(translated)
             raise translated from None

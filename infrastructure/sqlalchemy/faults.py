@@ -9,6 +9,7 @@ named here stays what it is and reaches the client as a 500, with its traceback 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -47,6 +48,23 @@ _MYSQL_INTERRUPTED = frozenset({1317, 1969, 3024})  # KILL QUERY; statement time
 _MYSQL_OUTAGE = frozenset(
     {1040, 1053, 1077, 1203, 1226, 1927, 1969, 2002, 2003, 2005, 2006, 2013, 2055, 3024}
 )
+
+
+# asyncpg, told by the server that the connection ends (an unsolicited FATAL, as
+# pg_terminate_backend sends), waits for a close still on its way; a statement meanwhile is refused
+# with an InternalClientError naming the protocol's state: failed (1), consuming an error (2) or
+# terminating (4). Any other state it names is another operation under way on the same
+# connection, which is a bug, and stays one.
+_PROTOCOL_ENDING = re.compile(r'another operation \([124]\) is in progress|protocol is in the "failed" state')
+
+
+def connection_ending(error: BaseException | None) -> bool:
+    """``error`` (or what it wraps) is asyncpg refusing a statement on a connection the server
+    has ended: gone, as surely as one that ``is_closed()``."""
+    for candidate in (error, getattr(error, "__cause__", None)):
+        if type(candidate).__name__ == "InternalClientError" and _PROTOCOL_ENDING.search(str(candidate)):
+            return True
+    return False
 
 
 def _sqlstate(error: BaseException) -> str | None:
@@ -95,9 +113,9 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
         return StoreUnavailable(UNREACHABLE, reason=reason)
     if not isinstance(error, DBAPIError):
         return None
-    if error.connection_invalidated:
-        return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
     orig = error.orig
+    if error.connection_invalidated or connection_ending(orig):
+        return StoreUnavailable(OUTCOME_UNKNOWN if committing else LOST, reason=reason)
     # MySQL's error numbers first: asyncmy sets a SQLSTATE too, a coarser one.
     code = _mysql_code(orig) if orig is not None else None
     if code is not None:

@@ -36,6 +36,8 @@ from pydantic_core import PydanticUndefined as Undefined
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.responses import Response
 
+from interfaces.strict_json import NotAJsonNumber, refuse_constant
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Bodies that are members of a JSON object at most this many times: no body of this API has more.
@@ -86,9 +88,13 @@ class _ExactJsonRequest(Request):
         except UnicodeDecodeError:
             raise _unreadable(body.decode("utf-8", errors="replace"), "not UTF-8") from None
         try:
-            return json.loads(text, parse_float=Decimal, object_pairs_hook=_bounded_object)
+            return json.loads(
+                text, parse_float=Decimal, parse_constant=refuse_constant, object_pairs_hook=_bounded_object
+            )
         except json.JSONDecodeError:
             raise
+        except NotAJsonNumber as exc:
+            raise _unreadable(text, str(exc)) from None
         except _TooManyMembers as exc:
             raise json.JSONDecodeError(str(exc), text, 0) from None
         except RecursionError:

@@ -43,9 +43,19 @@ Email = Annotated[
     ),
     AfterValidator(normalise_email),
 ]
+# The domain's trim takes Unicode's space separators (Zs) off the ends, and nothing else: not the
+# tabs and line breaks a pattern's \s would admit.
+_SPACES = "[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+# Documented, not enforced here: the domain's rule refuses what is out, in its own words.
+DEPARTMENT_PATTERN = f"^{_SPACES}*[A-Za-z0-9]{{2,10}}{_SPACES}*$"
 Department = Annotated[
     str,
-    Field(max_length=20, description="2-10 letters or digits; stored in upper case", examples=["CS"]),
+    Field(
+        max_length=20,
+        description="2-10 letters or digits; stored in upper case",
+        examples=["CS"],
+        json_schema_extra={"pattern": DEPARTMENT_PATTERN},
+    ),
     AfterValidator(normalise_department),
 ]
 
@@ -70,11 +80,6 @@ def _plain_decimal(value: object) -> object:
             raise ValueError(f"must be a decimal number of at most {CGPA_TEXT_MAX_LENGTH} characters")
         normalise_cgpa(value)  # raises ValueError, which names the field
     return value
-
-
-# The domain's trim takes Unicode's space separators (Zs) off the ends, and nothing else: not the
-# tabs and line breaks a pattern's \s would admit.
-_SPACES = "[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
 
 
 def _bounded_text_option(schema: dict[str, Any]) -> None:
@@ -197,7 +202,9 @@ class StudentListQuery(_Input):
         max_length=MAX_CURSOR_LENGTH,
         description="`next_cursor` of the previous page, with the same `sort` (another sort's is 422)",
     )
-    department: str | None = Field(None, max_length=20, description="exact match")
+    department: str | None = Field(
+        None, max_length=20, description="exact match", json_schema_extra={"pattern": DEPARTMENT_PATTERN}
+    )
     cgpa_min: CgpaBound | None = Field(
         None, description="inclusive lower bound, written like a CGPA (8.5); not above cgpa_max (422)"
     )

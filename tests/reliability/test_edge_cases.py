@@ -46,6 +46,28 @@ async def test_a_number_with_a_huge_exponent_is_malformed_json(
     assert assert_problem(patch, 422)["type"] == "/problems/malformed-json"
 
 
+@pytest.mark.parametrize(
+    ("member", "constant"), [("cgpa", "NaN"), ("cgpa", "-Infinity"), ("name", "Infinity")]
+)
+async def test_nan_and_infinity_are_not_json(client: httpx.AsyncClient, member: str, constant: str) -> None:
+    # Found by attack: Python's decoder read them, and the answer was a field's validation error.
+    body = {"name": '"Ada"', "email": '"ada@example.org"', "department": '"CS"', "cgpa": "8.5"}
+    body[member] = constant
+    content = ("{" + ", ".join(f'"{name}": {value}' for name, value in body.items()) + "}").encode()
+    response = await client.post("/students", content=content, headers={"content-type": "application/json"})
+    problem = assert_problem(response, 422)
+    assert problem["type"] == "/problems/malformed-json"
+    assert problem["errors"][0]["message"] == f"cannot be read: {constant} is not a JSON number"
+    student = await create(client)
+    patch = await client.patch(
+        f"/students/{student['id']}",
+        content=f'{{"{member}": {constant}}}'.encode(),
+        headers={"content-type": "application/merge-patch+json", "if-match": "*"},
+    )
+    assert assert_problem(patch, 422)["type"] == "/problems/malformed-json"
+    assert (await client.get(f"/students/{student['id']}")).json() == student
+
+
 async def test_minus_zero_is_answered_as_zero_everywhere(client: httpx.AsyncClient) -> None:
     # Was -0.0 on POST and on replays, 0.0 on GET.
     headers = {"content-type": "application/json", "idempotency-key": "minus-zero"}

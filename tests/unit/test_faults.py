@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from application.errors import Overloaded, StoreNotMigrated, StoreUnavailable, WritesCollided
 from infrastructure.sqlalchemy import faults
+from infrastructure.sqlalchemy.driver import translate_driver_error
 
 
 class PgError(Exception):
@@ -86,6 +90,40 @@ def test_asyncmy_numbers_win_over_its_sqlstate() -> None:
 )
 def test_bugs_stay_bugs(error: Exception) -> None:
     assert faults.outage(error) is None
+
+
+def _adapted(message: str) -> Exception:
+    """asyncpg's InternalClientError as SQLAlchemy's asyncpg adapter raises it: wrapped."""
+    adapted = Exception(f"<class 'asyncpg.exceptions._base.InternalClientError'>: {message}")
+    adapted.__cause__ = asyncpg.exceptions.InternalClientError(message)
+    return adapted
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "cannot switch to state 21; another operation (2) is in progress",
+        "cannot switch to state 15; another operation (4) is in progress",
+        'cannot switch to state 12; protocol is in the "failed" state',
+    ],
+)
+def test_a_statement_on_a_connection_the_server_ended_is_a_lost_connection(message: str) -> None:
+    # Found by attack: pg_terminate_backend mid-import, a 500 with asyncpg's words in the CLI.
+    assert str(faults.outage(wrapped(DBAPIError, _adapted(message)))) == faults.LOST
+    assert (
+        str(faults.outage(wrapped(DBAPIError, _adapted(message)), committing=True)) == faults.OUTCOME_UNKNOWN
+    )
+    dialect = create_async_engine("postgresql+asyncpg://localhost/x").dialect
+    closed_not_yet = SimpleNamespace(is_closed=lambda: False)
+    error = asyncpg.exceptions.InternalClientError(message)
+    translated = translate_driver_error(dialect, error, closed_not_yet, "COPY t")
+    assert isinstance(translated, DBAPIError)
+    assert translated.connection_invalidated
+
+
+def test_another_operation_under_way_on_one_connection_stays_a_bug() -> None:
+    message = "cannot switch to state 12; another operation (15) is in progress"
+    assert faults.outage(wrapped(DBAPIError, _adapted(message))) is None
 
 
 def test_a_connection_lost_while_committing_leaves_the_outcome_unknown() -> None:

@@ -266,3 +266,9 @@ def test_a_name_or_email_stored_before_formulas_were_refused_is_exported_as_text
     assert lines[1].split(",")[1:3] == ["Ada = Lovelace", "ada+1@example.org"]
     # NDJSON is read by programs, not spreadsheets: it keeps the text as stored.
     assert b'"name":"=HYPERLINK' in Writer(NDJSON).page([stored])
+
+
+def test_nan_in_an_ndjson_line_is_not_json() -> None:
+    data = b'{"name": "Ada", "email": "a@x.org", "department": "CS", "cgpa": NaN}\n'
+    [row] = _read(data, NDJSON)
+    assert row.problems == (FieldError("row", "is not valid JSON: NaN is not a JSON number"),)
