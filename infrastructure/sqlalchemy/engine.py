@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -55,6 +56,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     if _is_sqlite(url):
         _configure_sqlite(engine)
+        if options.get("poolclass") is not StaticPool and not url.query.get("uri"):
+            _follow_the_file(engine, os.path.abspath(str(url.database)))
     _check_out_live_connections(engine)
     return engine
 
@@ -139,6 +142,38 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take the write lock up front: a deferred transaction that reads and then writes fails at
         # once with SQLITE_BUSY when another writer got there first, instead of waiting its turn.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_FILE = "students.sqlite_file"
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _follow_the_file(engine: AsyncEngine, path: str) -> None:
+    """Hand out only connections to the file that is at ``path`` now.
+
+    A connection keeps the file it opened: one deleted (or replaced by a restore) under a running
+    service would keep taking writes, answered 201, into a file nobody will open again, while a
+    process started since opens what is at the path. So each connection remembers the file it
+    opened, and one whose file is no longer at the path is discarded at checkout (a stat, some
+    microseconds): the pool opens the path anew, a restored file, or an empty one, which has no
+    schema (503 until migrated) rather than writes that vanish.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FILE] = _identity(path)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if _identity(path) != record.info.get(_FILE):
+            raise DisconnectionError(f"{path} is no longer the file this connection opened")
 
 
 async def dispose_within(engine: AsyncEngine, seconds: float) -> None:
