@@ -41,10 +41,15 @@ class ExclusiveImportUnavailable(ApplicationError):
 
 
 class Overloaded(ApplicationError):
-    """The store cannot take more work right now; the same request may well succeed shortly."""
+    """The store cannot take more work right now; the same request may well succeed shortly.
+    ``message``: what the client is told, when it is another writer's lock, not every connection
+    being busy."""
 
-    def __init__(self) -> None:
-        super().__init__("the service is at capacity; retry shortly")
+    AT_CAPACITY = "the service is at capacity; retry shortly"
+    LOCKED = "another writer holds what this one needs, and did not let go in time; retry shortly"
+
+    def __init__(self, message: str = AT_CAPACITY) -> None:
+        super().__init__(message)
 
 
 class WritesCollided(Overloaded):

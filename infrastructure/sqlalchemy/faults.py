@@ -124,7 +124,7 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
         if code in _MYSQL_COLLIDED:
             return WritesCollided()
         if code in _MYSQL_BUSY:
-            return Overloaded()
+            return Overloaded(Overloaded.LOCKED)
         if code in _MYSQL_READ_ONLY:
             return StoreUnavailable(READ_ONLY, reason=reason)
         if code in _MYSQL_INTERRUPTED:
@@ -140,7 +140,9 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
             return WritesCollided()
         if state == "40003":  # statement_completion_unknown: it may have been carried out
             return StoreUnavailable(OUTCOME_UNKNOWN, reason=reason)
-        if state[:2] in _PG_BUSY_CLASSES or state in _PG_BUSY:
+        if state in _PG_BUSY:
+            return Overloaded(Overloaded.LOCKED)
+        if state[:2] in _PG_BUSY_CLASSES:
             return Overloaded()
         if state in _PG_READ_ONLY:
             return StoreUnavailable(READ_ONLY, reason=reason)
@@ -153,7 +155,7 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
     if "no such table" in text:  # SQLite
         return StoreNotMigrated(reason=reason)
     if "database is locked" in text or "database table is locked" in text:
-        return Overloaded()
+        return Overloaded(Overloaded.LOCKED)
     if "unable to open database file" in text or "disk i/o error" in text:
         return StoreUnavailable(UNREACHABLE, reason=reason)
     return None

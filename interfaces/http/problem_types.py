@@ -102,7 +102,7 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
     _P(503, "database-unavailable", "The database cannot be reached or did not answer", "the database cannot be reached; retry shortly"),
     _P(503, "database-not-migrated", "The database has no schema", "the database has no schema yet; run `students migrate`"),
     _P(503, "database-read-only", "The database takes no writes", "the database accepts no changes now", READINESS),
-    _P(503, "overloaded", "Every connection is busy", "the service is at capacity; retry shortly"),
+    _P(503, "overloaded", "Every connection is busy, or another writer held a lock too long", "the service is at capacity; retry shortly"),
     _P(503, "shutting-down", "The process is draining for a shutdown", "this server process is shutting down"),
 )  # fmt: skip
 # The slug of an HTTP error no refusal above names (FastAPI's own, with the status it has).

@@ -43,7 +43,7 @@ def wrapped(kind: type[DBAPIError], orig: Exception, *, invalidated: bool = Fals
         (wrapped(OperationalError, PgError("could not serialize", "40001")), WritesCollided, None),
         # The rest of class 40 is no collision of two writers: a retry-shortly 503, and where
         # the statement may have been carried out, one that says so.
-        (wrapped(OperationalError, PgError("rollback", "40000")), Overloaded, None),
+        (wrapped(OperationalError, PgError("rollback", "40000")), Overloaded, Overloaded.AT_CAPACITY),
         (
             wrapped(OperationalError, PgError("completion unknown", "40003")),
             StoreUnavailable,
@@ -52,10 +52,12 @@ def wrapped(kind: type[DBAPIError], orig: Exception, *, invalidated: bool = Fals
         (wrapped(ProgrammingError, MySqlError(1146, "no table")), StoreNotMigrated, None),
         (wrapped(OperationalError, MySqlError(1213, "deadlock")), WritesCollided, None),
         (wrapped(OperationalError, MySqlError(1040, "too many connections")), StoreUnavailable, faults.LOST),
+        (wrapped(OperationalError, MySqlError(1205, "lock wait timeout")), Overloaded, Overloaded.LOCKED),
         (wrapped(OperationalError, Exception("no such table: students")), StoreNotMigrated, None),
-        (wrapped(OperationalError, Exception("database is locked")), Overloaded, None),
+        # Found by attack: a CLI import waiting on another writer said "the service is at capacity".
+        (wrapped(OperationalError, Exception("database is locked")), Overloaded, Overloaded.LOCKED),
         # Found by review, each a 500: a lock_timeout, a read-only database, KILL QUERY.
-        (wrapped(OperationalError, PgError("lock timeout", "55P03")), Overloaded, None),
+        (wrapped(OperationalError, PgError("lock timeout", "55P03")), Overloaded, Overloaded.LOCKED),
         (
             wrapped(OperationalError, PgError("read-only transaction", "25006")),
             StoreUnavailable,
