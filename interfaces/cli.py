@@ -91,6 +91,7 @@ def _database_call(
 
     async def run() -> Any:
         stop.listen()
+        faults.quiet_lost_connections(asyncio.get_running_loop())
         engine = create_engine(settings)
         try:
             return await work(engine)

@@ -8,10 +8,12 @@ named here stays what it is and reaches the client as a 500, with its traceback 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -189,3 +191,28 @@ def report(error: Exception, translated: Exception) -> None:
     """Log an outage as one line: what the client was told and what the driver said."""
     reason = getattr(translated, "reason", "") or reason_of(error)
     throttled.warn(type(translated).__name__, f"database unavailable: {translated}; {reason}")
+
+
+def quiet_lost_connections(loop: asyncio.AbstractEventLoop) -> None:
+    """Report asyncpg's unread futures of a connection the server ended at debug level only.
+
+    When the server ends a connection in the middle of an operation, the statement waiting on it is
+    refused (and answered as a lost connection, above), but asyncpg may also leave a future of its
+    own holding ConnectionDoesNotExistError, never read: asyncio reports that at error level, with
+    its traceback, after the one line that already said the connection was lost. Every other
+    report goes to the handler the loop had.
+    """
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        unread = str(context.get("message", "")).startswith("Future exception was never retrieved")
+        if unread and type(error).__name__ == "ConnectionDoesNotExistError":
+            logger.debug("an unread report of a lost connection: %s", error)
+            return
+        if previous is None:
+            loop.default_exception_handler(context)
+        else:
+            previous(loop, context)
+
+    loop.set_exception_handler(handle)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from infrastructure.observability.logging import access_line_writer
+from infrastructure.sqlalchemy.faults import quiet_lost_connections
 from interfaces.container import Container
 from interfaces.http import bulk, docs, health, students
 from interfaces.http.cors import Cors
@@ -71,6 +72,7 @@ def create_app(container: Container | None = None, *, served_host: str | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        quiet_lost_connections(asyncio.get_running_loop())
         await container.init_resources()  # type: ignore[misc]
         interval = settings.idempotency_purge_interval
         purge = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from types import SimpleNamespace
 from typing import Any
 
@@ -163,3 +165,24 @@ def test_warnings_are_throttled_and_say_how_many_were_left_out(caplog: pytest.Lo
         "database unavailable (4 more like it since the last line)",
         "something else",
     ]
+
+
+async def test_an_unread_report_of_a_lost_connection_is_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    # Found by attack: after pg_terminate_backend mid-COPY, asyncio's "Future exception was never
+    # retrieved" with asyncpg's ConnectionDoesNotExistError followed the one line that said so.
+    loop = asyncio.get_running_loop()
+    before = loop.get_exception_handler()
+    seen: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    try:
+        faults.quiet_lost_connections(loop)
+        unread = "Future exception was never retrieved"
+        lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed mid-operation")
+        with caplog.at_level(logging.DEBUG, logger=faults.__name__):
+            loop.call_exception_handler({"message": unread, "exception": lost})
+        other = {"message": unread, "exception": ValueError("a bug")}
+        loop.call_exception_handler(other)
+    finally:
+        loop.set_exception_handler(before)
+    assert seen == [other]  # the bug still reaches the handler the loop had
+    assert [r.levelno for r in caplog.records if r.name == faults.__name__] == [logging.DEBUG]
