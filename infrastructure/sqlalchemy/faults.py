@@ -193,6 +193,9 @@ def report(error: Exception, translated: Exception) -> None:
     throttled.warn(type(translated).__name__, f"database unavailable: {translated}; {reason}")
 
 
+_QUIETS_LOST_CONNECTIONS = "quiets_lost_connections"
+
+
 def quiet_lost_connections(loop: asyncio.AbstractEventLoop) -> None:
     """Report asyncpg's unread futures of a connection the server ended at debug level only.
 
@@ -203,6 +206,8 @@ def quiet_lost_connections(loop: asyncio.AbstractEventLoop) -> None:
     report goes to the handler the loop had.
     """
     previous = loop.get_exception_handler()
+    if previous is not None and previous.__dict__.get(_QUIETS_LOST_CONNECTIONS):
+        return  # once per loop: a second app on it (tests make many) would wrap it again
 
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
@@ -215,4 +220,5 @@ def quiet_lost_connections(loop: asyncio.AbstractEventLoop) -> None:
         else:
             previous(loop, context)
 
+    handle.__dict__[_QUIETS_LOST_CONNECTIONS] = True
     loop.set_exception_handler(handle)

@@ -26,6 +26,15 @@ def raw_json(fields: str) -> bytes:
     return ('{"name": "Ada", "email": "ada@example.org", "department": "CS", ' + fields + "}").encode()
 
 
+async def _patch_raw(client: httpx.AsyncClient, student_id: str, text: str) -> httpx.Response:
+    """A merge-patch of ``text`` as it is written, unconditional (If-Match: *)."""
+    return await client.patch(
+        f"/students/{student_id}",
+        content=text.encode(),
+        headers={"content-type": "application/merge-patch+json", "if-match": "*"},
+    )
+
+
 @pytest.mark.parametrize(
     "number", ["0e99999999999999999999", "1E-99999999999999999999", "-0e+999999999999999999999"]
 )
@@ -38,11 +47,7 @@ async def test_a_number_with_a_huge_exponent_is_malformed_json(
     )
     assert assert_problem(response, 422)["type"] == "/problems/malformed-json"
     student = await create(client)
-    patch = await client.patch(
-        f"/students/{student['id']}",
-        content=f'{{"cgpa": {number}}}'.encode(),
-        headers={"content-type": "application/merge-patch+json", "if-match": "*"},
-    )
+    patch = await _patch_raw(client, student["id"], f'{{"cgpa": {number}}}')
     assert assert_problem(patch, 422)["type"] == "/problems/malformed-json"
 
 
@@ -59,11 +64,7 @@ async def test_nan_and_infinity_are_not_json(client: httpx.AsyncClient, member: 
     assert problem["type"] == "/problems/malformed-json"
     assert problem["errors"][0]["message"] == f"cannot be read: {constant} is not a JSON number"
     student = await create(client)
-    patch = await client.patch(
-        f"/students/{student['id']}",
-        content=f'{{"{member}": {constant}}}'.encode(),
-        headers={"content-type": "application/merge-patch+json", "if-match": "*"},
-    )
+    patch = await _patch_raw(client, student["id"], f'{{"{member}": {constant}}}')
     assert assert_problem(patch, 422)["type"] == "/problems/malformed-json"
     assert (await client.get(f"/students/{student['id']}")).json() == student
 

@@ -176,6 +176,9 @@ async def test_an_unread_report_of_a_lost_connection_is_no_error(caplog: pytest.
     loop.set_exception_handler(lambda _loop, context: seen.append(context))
     try:
         faults.quiet_lost_connections(loop)
+        installed = loop.get_exception_handler()
+        faults.quiet_lost_connections(loop)  # a second app on the same loop
+        assert loop.get_exception_handler() is installed
         unread = "Future exception was never retrieved"
         lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed mid-operation")
         with caplog.at_level(logging.DEBUG, logger=faults.__name__):
