@@ -5,7 +5,9 @@ On SIGTERM, what an orchestrator sends, each server process
 1. drains: ``/readyz`` answers 503 at once and every answer carries ``Connection: close``,
    while requests are still served for SHUTDOWN_DRAIN seconds, so that a balancer polling
    ``/readyz`` stops sending before anything is refused;
-2. stops accepting connections, and closes the idle ones;
+2. stops accepting connections: the listener refuses new ones, takes in those the kernel had
+   queued (each of which may have sent a request already) and then closes, with the idle ones
+   (interfaces/listener.py);
 3. finishes every request it has received, for up to SHUTDOWN_TIMEOUT seconds, after which any
    still running is answered 503 (interfaces/http/draining.py);
 4. runs the app's shutdown, which disposes the database engine, and exits with status 0.
@@ -18,6 +20,7 @@ every worker has stopped cleanly. A worker whose supervisor disappears stops by 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -27,7 +30,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -38,6 +41,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from infrastructure.settings import Settings
 from interfaces.lifecycle import Lifecycle
+from interfaces.listener import queued_connections, refuse_new_connections
 
 logger = logging.getLogger("students.server")
 
@@ -52,6 +56,10 @@ _AS_WORKER: dict[int, int] = {signal.SIGTERM: _DRAIN_THEN_STOP, signal.SIGINT: _
 _GRACE = 5.0
 # A worker that dies is replaced, but not more often than this, so a crash loop cannot spin.
 _RESTART_INTERVAL = 1.0
+# At the stop, how long the listener's queue is given to be accepted, and a connection accepted
+# at the end to send its request (its bytes may be on the way, or read on the loop's next turn).
+_QUEUE_WITHIN = 1.0
+_FIRST_REQUEST_WITHIN = 0.25
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,27 @@ class GracefulServer(uvicorn.Server):
             self._lifecycle.begin_draining()
             self.should_exit = True
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if not self.force_exit:
+            await self._take_in_the_queue()
+        await super().shutdown(sockets)
+
+    async def _take_in_the_queue(self) -> None:
+        """Before the listeners close: refuse new connections, accept the queued ones, and give
+        those their first request's time, so that closing resets no client that sent a request
+        (interfaces/listener.py). uvicorn's shutdown then closes only connections with none."""
+        listeners = [sock for server in self.servers for sock in server.sockets]
+        if not all([refuse_new_connections(sock) for sock in listeners]):
+            return
+        # The event loop accepts them meanwhile, each with its first bytes read on a later turn.
+        await _poll(lambda: not any(queued_connections(sock) for sock in listeners), _QUEUE_WITHIN, 0.001)
+        connections = self.server_state.connections
+        await _poll(
+            lambda: all(getattr(connection, "cycle", None) is not None for connection in connections),
+            _FIRST_REQUEST_WITHIN,
+            0.005,
+        )
+
     async def on_tick(self, counter: int) -> bool:
         if self._drain_ends is not None and not self.should_exit:
             if not self._announced:
@@ -135,6 +164,14 @@ class GracefulServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+async def _poll(done: Callable[[], bool], within: float, every: float) -> None:
+    """Until ``done()``, for at most ``within`` seconds: for what no event tells (the kernel's state)."""
+    for _ in range(round(within / every)):
+        if done():
+            return
+        await asyncio.sleep(every)
 
 
 def listen(host: str, port: int) -> socket.socket:

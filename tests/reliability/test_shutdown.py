@@ -3,16 +3,22 @@
 The clients here behave as a load balancer's do: they send while ``/readyz`` says 200, and stop
 once it says 503. Before this, ``students serve --workers 2`` reset 16-17 in-flight requests on
 SIGTERM, one worker exited 143, and a client trickling its body could hold the stop for ever.
+Clients that take no notice of ``/readyz`` are refused once the process stops, never cut off
+after sending a request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -263,3 +269,101 @@ def test_a_signal_to_every_process_at_once_keeps_the_drain(tmp_path: Path) -> No
         assert answer.status_code == 200
         assert answer.headers["connection"] == "close"
         assert server.process.wait(timeout=20) == 0
+
+
+class Hammering:
+    """Clients that take no notice of /readyz: each sends on a new connection, one after another,
+    until the port refuses them, and says what became of every request it began."""
+
+    def __init__(self, port: int, clients: int) -> None:
+        self._port = port
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self.created: list[str] = []
+        self._threads = [threading.Thread(target=self._client, args=(n,)) for n in range(clients)]
+        self._write = token("students:write")
+
+    def __enter__(self) -> Hammering:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _request(self, n: int) -> tuple[bytes, str | None]:
+        if n % 2:
+            return f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{self._port}\r\n\r\n".encode(), None
+        email = f"hammer{next(_serial)}@example.org"
+        body = json.dumps({**ADA, "email": email}).encode()
+        head = (
+            f"POST /students HTTP/1.1\r\nHost: 127.0.0.1:{self._port}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {self._write}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body, email
+
+    def _once(self, n: int) -> str:
+        request, email = self._request(n)
+        with socket.socket() as sock:
+            sock.settimeout(10)
+            try:
+                sock.connect(("127.0.0.1", self._port))
+            except OSError:
+                return "refused"  # nothing was sent: safe to send elsewhere
+            try:
+                sock.sendall(request)
+                answer = b""
+                while b"\r\n\r\n" not in answer:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        return "cut off"
+                    answer += chunk
+            except OSError as exc:
+                return f"cut off ({type(exc).__name__})"
+        status = answer.split(b" ", 2)[1].decode()
+        if status == "201" and email is not None:
+            with self._lock:
+                self.created.append(email)
+        return status
+
+    def _client(self, n: int) -> None:
+        while not self._stop.is_set():
+            outcome = self._once(n)
+            with self._lock:
+                self.outcomes[outcome] += 1
+            if outcome == "refused":
+                time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    ("workers", "stop"), [(1, signal.SIGTERM), (2, signal.SIGTERM), (1, signal.SIGINT), (2, signal.SIGINT)]
+)
+def test_clients_sending_through_the_stop_are_answered_or_refused(
+    workers: int, stop: signal.Signals, tmp_path: Path
+) -> None:
+    # Found by attack: closing the listener reset every connection queued in it, each of which had
+    # sent its request (some 30 a stop, with 32 such clients): now the listener refuses new ones,
+    # and the process takes in those queued before it closes (interfaces/listener.py).
+    database = tmp_path / "students.db"
+    env = server_environment(DATABASE_URL=f"sqlite+aiosqlite:///{database}", SHUTDOWN_DRAIN="0.5")
+    assert subprocess.run([STUDENTS, "migrate"], env=env, capture_output=True).returncode == 0
+    with running_server(env, workers=workers, log=tmp_path / "server.log") as server:
+        port = int(server.base.rsplit(":", 1)[1])
+        with Hammering(port, clients=16) as load:
+            while sum(load.outcomes.values()) < 300:
+                time.sleep(0.05)
+            server.process.send_signal(stop)
+            status = server.process.wait(timeout=30)
+            time.sleep(0.3)  # on past the close: what is sent now is refused
+        output = server.output()
+    assert status == 0, output[-3000:]
+    assert not [outcome for outcome in load.outcomes if outcome.startswith("cut off")], load.outcomes
+    assert {outcome for outcome in load.outcomes if outcome.startswith("5")} == set(), load.outcomes
+    assert load.outcomes["refused"] > 0
+    assert "Traceback" not in output
+    with sqlite3.connect(database) as connection:
+        stored = {email for (email,) in connection.execute("SELECT email FROM students")}
+    assert set(load.created) <= stored
