@@ -158,6 +158,8 @@ def _outage(error: BaseException, *, committing: bool) -> Exception | None:
         return StoreNotMigrated(reason=reason)
     if "database is locked" in text or "database table is locked" in text:
         return Overloaded(Overloaded.LOCKED)
+    if "readonly database" in text:  # SQLite: the file takes no writes (its mode, or opened read-only)
+        return StoreUnavailable(READ_ONLY, reason=reason)
     if "unable to open database file" in text or "disk i/o error" in text:
         return StoreUnavailable(UNREACHABLE, reason=reason)
     return None

@@ -10,13 +10,14 @@ a few probe queries a second however many arrive.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from infrastructure.migrations import current_revision
@@ -85,8 +86,23 @@ def _read_only_query(engine: AsyncEngine) -> str | None:
     return None
 
 
+def _sqlite_writable(url: URL) -> bool:
+    """Whether SQLite may write the file at ``url``: not when the URL opens it read-only, nor when
+    the file cannot be written (its mode, an immutable flag, a read-only mount), where SQLite
+    opens it read-only and refuses every write. Without a file of its own (in memory), it may."""
+    database = url.database or ""
+    if url.query.get("mode") == "ro":
+        return False
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        return True
+    path = database.removeprefix("file:") if url.query.get("uri") else database
+    return not os.path.exists(path) or os.access(path, os.W_OK)
+
+
 async def current_state(engine: AsyncEngine) -> DatabaseState:
     revision = await current_revision(engine)
+    if engine.dialect.name == "sqlite":
+        return DatabaseState(revision, writable=revision is None or _sqlite_writable(engine.url))
     query = _read_only_query(engine)
     if query is None or revision is None:
         return DatabaseState(revision, writable=True)

@@ -57,11 +57,16 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    env: dict[str, str], port: int | None = None, *, workers: int = 1, log: Path | None = None
+    env: dict[str, str],
+    port: int | None = None,
+    *,
+    workers: int = 1,
+    log: Path | None = None,
+    ready: str = "/readyz",
 ) -> Iterator[RunningServer]:
-    """`students serve`, ready, until the block ends (SIGTERM, then a kill if it lingers). Its
-    standard error goes to ``log`` (a file, never a pipe nobody reads, which would fill up and
-    stall the server)."""
+    """`students serve`, ready (``ready`` answers 200: /healthz for a server whose database is
+    not), until the block ends (SIGTERM, then a kill if it lingers). Its standard error goes to
+    ``log`` (a file, never a pipe nobody reads, which would fill up and stall the server)."""
     port = port or free_port()
     with open(log, "w+b") if log else tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
@@ -72,7 +77,7 @@ def running_server(
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_ready(process, base, stderr)
+            _wait_until_ready(process, f"{base}{ready}", stderr)
             yield RunningServer(process, base, stderr)
         finally:
             if process.poll() is None:
@@ -93,11 +98,11 @@ def serving(
         yield server.base
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], base: str, stderr: object) -> None:
+def _wait_until_ready(process: subprocess.Popen[bytes], url: str, stderr: object) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
